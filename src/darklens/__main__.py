@@ -1,0 +1,7 @@
+"""``python -m darklens`` is the ``darklens`` command."""
+
+import sys
+
+from darklens.cli import main
+
+sys.exit(main())

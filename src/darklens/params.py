@@ -1,0 +1,141 @@
+"""Every physical parameter of a darklens scene, declared once.
+
+A :class:`Parameter` carries the name used everywhere (config key, HDF5 variable, training
+target), its unit, a readable description, its physical bounds and its default prior. Config
+validation, priors, dataset attributes and plot labels all read this table; nothing else
+repeats a unit or a bound.
+
+Parameters with ``derived=True`` are computed from the others while a scene is built (the
+Einstein radius from the halo mass, the number of subhalos actually drawn ...): they are stored
+in datasets and can be regressed, but cannot be given a prior.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["PARAMETERS", "Parameter", "get", "declare"]
+
+PI = math.pi
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """Declaration of one scalar parameter.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used in configs, datasets and as a training target.
+    units : str
+        Unit string as written to dataset attributes ("" for dimensionless).
+    long_name : str
+        Human description, used as the ``long_name`` attribute and in plot labels.
+    low, high : float
+        Closed physical bounds; every value a prior can produce must lie inside them.
+    default : object
+        Default prior specification (see :mod:`darklens.simulate.priors`); ``None`` for derived.
+    derived : bool
+        Computed while building the scene rather than drawn from a prior.
+    integer : bool
+        Stored as int64 (counts).
+    """
+
+    name: str
+    units: str
+    long_name: str
+    low: float = -math.inf
+    high: float = math.inf
+    default: object = None
+    derived: bool = False
+    integer: bool = False
+
+    @property
+    def label(self) -> str:
+        """Axis label such as ``'Einstein radius [arcsec]'``."""
+        return f"{self.long_name} [{self.units}]" if self.units else self.long_name
+
+
+PARAMETERS: dict[str, Parameter] = {}
+
+
+def declare(*params: Parameter) -> None:
+    """Add parameters to the table; a name may be declared only once."""
+    for p in params:
+        if p.name in PARAMETERS:
+            raise ValueError(f"parameter {p.name!r} declared twice")
+        PARAMETERS[p.name] = p
+
+
+def get(name: str) -> Parameter:
+    """Look a parameter up by name (KeyError lists the known names)."""
+    try:
+        return PARAMETERS[name]
+    except KeyError:
+        raise KeyError(f"unknown parameter {name!r}; known: {', '.join(PARAMETERS)}") from None
+
+
+# --- the main lens: halo, external shear, redshifts --------------------------------------
+declare(
+    Parameter("z_lens", "", "lens redshift", 1e-3, 10.0, default=0.5),
+    Parameter("z_source", "", "source redshift", 1e-3, 20.0, default=1.0),
+    Parameter(
+        "log10_halo_mass", "log10(M_sun)", "log10 halo mass inside the Einstein radius",
+        0.0, 15.0, default={"uniform": [10.8, 11.6]},
+    ),
+    Parameter("halo_q", "", "halo axis ratio", 0.2, 1.0, default={"uniform": [0.6, 1.0]}),
+    Parameter("halo_angle", "rad", "halo position angle", -PI, PI, default={"uniform": [0, PI]}),
+    Parameter("halo_x", "arcsec", "halo centre x", default=0.0),
+    Parameter("halo_y", "arcsec", "halo centre y", default=0.0),
+    Parameter("shear_gamma", "", "external shear strength", 0.0, 0.5,
+              default={"uniform": [0.0, 0.05]}),
+    Parameter("shear_angle", "rad", "external shear angle", -PI, PI,
+              default={"uniform": [0, PI]}),
+    Parameter("theta_E", "arcsec", "Einstein radius", 0.0, math.inf, derived=True),
+)
+
+# --- the source galaxy (Sersic) and the optional lens light (Sersic) ------------------------
+declare(
+    Parameter("source_mag", "mag", "source apparent magnitude", -10.0, 40.0,
+              default={"uniform": [21.0, 23.0]}),
+    Parameter("source_r_eff", "arcsec", "source half-light radius", 1e-3, 10.0,
+              default={"uniform": [0.1, 0.4]}),
+    Parameter("source_n", "", "source Sersic index", 0.3, 8.0, default={"uniform": [0.8, 2.5]}),
+    Parameter("source_q", "", "source axis ratio", 0.1, 1.0, default={"uniform": [0.5, 1.0]}),
+    Parameter("source_angle", "rad", "source position angle", -PI, PI,
+              default={"uniform": [0, PI]}),
+    Parameter("source_x", "arcsec", "source centre x", default={"uniform": [-0.15, 0.15]}),
+    Parameter("source_y", "arcsec", "source centre y", default={"uniform": [-0.15, 0.15]}),
+    Parameter("lens_light_mag", "mag", "lens galaxy apparent magnitude", -10.0, 40.0,
+              default={"uniform": [19.0, 21.0]}),
+    Parameter("lens_light_r_eff", "arcsec", "lens galaxy half-light radius", 1e-3, 10.0,
+              default={"uniform": [0.5, 1.2]}),
+    Parameter("lens_light_n", "", "lens galaxy Sersic index", 0.3, 8.0,
+              default={"uniform": [3.0, 5.0]}),
+    Parameter("exposure_time", "s", "exposure time", 1e-6, math.inf, default=None),
+)
+
+# --- substructure: CDM subhalos ------------------------------------------------------------
+declare(
+    Parameter("f_sub", "", "substructure mass fraction", 0.0, 1.0,
+              default={"uniform": [0.0, 0.1]}),
+    Parameter("n_subhalos_mean", "", "mean number of subhalos", 0.0, 1e5, default=25.0),
+    Parameter("n_subhalos", "", "number of subhalos", 0, math.inf, derived=True, integer=True),
+)
+
+# --- substructure: axion vortex and axion strings ------------------------------------------
+declare(
+    Parameter("log10_m_axion", "log10(eV)", "log10 axion mass", -30.0, -15.0,
+              default={"uniform": [-24.0, -22.0]}),
+    Parameter("vortex_mass_fraction", "", "vortex mass / halo mass", 0.0, 1.0,
+              default={"uniform": [0.01, 0.03]}),
+    Parameter("vortex_x", "arcsec", "vortex centre x", derived=True),
+    Parameter("vortex_y", "arcsec", "vortex centre y", derived=True),
+    Parameter("vortex_angle", "rad", "vortex orientation", -PI, PI, derived=True),
+    Parameter("vortex_length", "arcsec", "vortex length", 0.0, math.inf, derived=True),
+    Parameter("string_density", "arcsec^-2", "axion string density", 0.0, 1e3,
+              default={"uniform": [0.0, 1.0]}),
+    Parameter("n_strings", "", "number of axion strings", 0, math.inf, derived=True,
+              integer=True),
+)

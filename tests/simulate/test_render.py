@@ -1,0 +1,118 @@
+"""Rendering against plain lenstronomy, flux conservation and the noise model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from lenstronomy.Data.imaging_data import ImageData
+from lenstronomy.Data.psf import PSF
+from lenstronomy.ImSim.image_model import ImageModel
+from lenstronomy.LensModel.lens_model import LensModel
+from lenstronomy.LightModel.light_model import LightModel
+
+from darklens.simulate.config import load_sim_config
+from darklens.simulate.render import Renderer, add_noise
+from darklens.simulate.scene import build_scene, sample_values, streams
+from tests.conftest import tiny
+
+
+def _scene(cfg, index=0, **fixed):
+    rng_params, rng_sub, _ = streams(cfg.seed, index)
+    values = sample_values(cfg, rng_params)
+    values.update(fixed)
+    return build_scene(cfg, values, rng_sub)
+
+
+def _reference_image(cfg, lens_models, kwargs_lens, scene):
+    """The same scene made by lenstronomy alone, ImageModel built the usual way."""
+    inst, n = cfg.inst, cfg.inst.num_pix
+    half = (n - 1) / 2 * inst.pixel_scale
+    data = ImageData(image_data=np.zeros((n, n)), ra_at_xy_0=-half, dec_at_xy_0=-half,
+                     transform_pix2angle=np.eye(2) * inst.pixel_scale)
+    model = ImageModel(
+        data, PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=5),
+        lens_model_class=LensModel(lens_models),
+        source_model_class=LightModel(["SERSIC_ELLIPSE"]),
+        lens_light_model_class=LightModel(["SERSIC_ELLIPSE"] if cfg.lens_light else []),
+        kwargs_numerics={"supersampling_factor": cfg.supersampling},
+    )
+    return model.image(kwargs_lens, scene.kwargs_source,
+                       kwargs_lens_light=scene.kwargs_lens_light or None,
+                       lens_light_add=bool(scene.kwargs_lens_light))
+
+
+@pytest.mark.parametrize("lens_light", [False, True])
+def test_smooth_scene_equals_lenstronomy_image_model(lens_light):
+    cfg = load_sim_config(tiny(lens_light=lens_light, params={"shear_gamma": 0.04}))
+    renderer = Renderer(cfg)
+    for index in range(3):
+        scene = _scene(cfg, index)
+        ours = renderer.model_image(scene)
+        ref = _reference_image(cfg, ["SIE", "SHEAR"], scene.kwargs_lens, scene)
+        np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12 * ref.max())
+        assert ours.max() > 0
+
+
+def test_point_mass_subhalos_equal_lenstronomy_one_profile_each():
+    cfg = load_sim_config(tiny("cdm", substructure={"profile": "point_mass"},
+                               params={"f_sub": 0.05}))
+    scene = _scene(cfg, 2)
+    centres = scene.deflector.keywords
+    n = len(centres["m_k"])
+    assert n == scene.values["n_subhalos"] > 0
+    kwargs_pm = [{"theta_E": np.sqrt(m / np.pi), "center_x": x, "center_y": y}
+                 for m, x, y in zip(centres["m_k"], centres["xc"], centres["yc"], strict=True)]
+    ref = _reference_image(cfg, ["SIE", "SHEAR"] + ["POINT_MASS"] * n,
+                           scene.kwargs_lens + kwargs_pm, scene)
+    ours = Renderer(cfg).model_image(scene)
+    np.testing.assert_allclose(ours, ref, rtol=1e-7, atol=1e-9 * ref.max())
+    smooth = Renderer(cfg).model_image(dataclasses.replace(scene, deflector=None))
+    assert np.abs(ours - smooth).max() > 1e-3 * ours.max()  # the subhalos do change the image
+
+
+def test_flux_of_unlensed_source_matches_its_magnitude():
+    # a negligible halo and no PSF truncation loss: total counts/s = 10^(-0.4 (m - zp))
+    cfg = load_sim_config(tiny(
+        instrument={"base": "hst-wfc3-f160w", "num_pix": 96},
+        params={"log10_halo_mass": 2.0, "source_mag": 22.0, "source_r_eff": 0.2,
+                "source_n": 1.0, "source_x": 0.0, "source_y": 0.0, "shear_gamma": 0.0},
+        supersampling=4,
+    ))
+    image = Renderer(cfg).model_image(_scene(cfg))
+    expected = 10 ** (-0.4 * (22.0 - cfg.inst.magnitude_zero_point))
+    assert image.sum() == pytest.approx(expected, rel=0.01)
+
+
+def test_lensing_conserves_surface_brightness_not_flux():
+    # a strong lens magnifies: more flux than the unlensed source
+    cfg = load_sim_config(tiny(params={"source_x": 0.0, "source_y": 0.0}))
+    renderer = Renderer(cfg)
+    lensed = renderer.model_image(_scene(cfg, log10_halo_mass=11.3)).sum()
+    unlensed = renderer.model_image(_scene(cfg, log10_halo_mass=6.0)).sum()
+    assert lensed > 2 * unlensed
+
+
+def test_noise_variance_is_poisson_plus_background():
+    rng = np.random.default_rng(3)
+    model = np.linspace(0.0, 2.0, 50)[None, :].repeat(4000, axis=0)
+    t, rms = 500.0, 0.01
+    noisy = add_noise(model, t, rms, rng)
+    var = noisy.var(axis=0)
+    expected = model[0] / t + rms**2
+    # sample variance of 4000 draws is good to ~2.2 % (1 sigma); allow 4 sigma
+    np.testing.assert_allclose(var, expected, rtol=0.09)
+    assert np.all(np.abs(noisy.mean(axis=0) - model[0]) < 4 * np.sqrt(expected / 4000))
+
+
+def test_rendered_noise_matches_scene_settings_and_can_be_switched_off():
+    cfg = load_sim_config(tiny())
+    scene = _scene(cfg)
+    clean = Renderer(cfg).model_image(scene)
+    quiet = load_sim_config(tiny(noise=False))
+    np.testing.assert_allclose(Renderer(quiet).render(scene, np.random.default_rng(0)), clean,
+                               rtol=1e-6)
+    residual = Renderer(cfg).render(scene, np.random.default_rng(0)) - clean
+    corner = residual[:6, :6]  # background-dominated corner
+    assert corner.std() == pytest.approx(scene.background_rms, rel=0.35)
