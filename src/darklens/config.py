@@ -172,11 +172,11 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise DarklensError(
-            f"{_join(where, unknown[0])}: unknown key; expected one of {', '.join(fields)}"
+            f"{dotted(where, unknown[0])}: unknown key; expected one of {', '.join(fields)}"
         )
     kwargs = {}
     for name, field in fields.items():
-        path = _join(where, name)
+        path = dotted(where, name)
         if name in data:
             kwargs[name] = _convert(data[name], hints[name], path)
             _check_limits(kwargs[name], dict(field.metadata), path)
@@ -188,7 +188,8 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     return obj
 
 
-def _join(where: str, name: str) -> str:
+def dotted(where: str, name: str) -> str:
+    """``"a.b"`` + ``"c"`` -> ``"a.b.c"`` (the field path used in error messages)."""
     return f"{where}.{name}" if where else name
 
 

@@ -1,4 +1,4 @@
-"""The one exception type for user mistakes (bad config, bad file): the CLI prints it as one line."""
+"""The exception type for user mistakes (bad config, bad file); the CLI prints it as one line."""
 
 
 class DarklensError(Exception):

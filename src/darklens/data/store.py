@@ -20,6 +20,7 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import h5netcdf
@@ -306,6 +307,11 @@ def _read_shard(path: Path) -> dict:
         }
 
 
+def _per_file(key: str) -> bool:
+    """Attributes that may differ between shards of one dataset (slice, creation time)."""
+    return key.startswith(SHARD_ATTR_PREFIX) or key == "created"
+
+
 def _check_shards(shards: list[dict]) -> int:
     """Raise on incompatible shards or a gap/overlap; return the total sample count."""
     ref = shards[0]
@@ -316,7 +322,7 @@ def _check_shards(shards: list[dict]) -> int:
         if set(sh["vars"]) != set(ref["vars"]):
             diff = sorted(set(sh["vars"]) ^ set(ref["vars"]))
             raise DarklensError(f"{where} its variables ({', '.join(diff)})")
-        keys = {k for k in (*sh["attrs"], *ref["attrs"]) if not k.startswith(SHARD_ATTR_PREFIX)}
+        keys = {k for k in (*sh["attrs"], *ref["attrs"]) if not _per_file(k)}
         for key in sorted(keys):
             if sh["attrs"].get(key) != ref["attrs"].get(key):
                 raise DarklensError(f"{where} attribute {key!r}")
@@ -381,7 +387,8 @@ def merge(out: Path, inputs: list[Path]) -> None:
     ref = shards[0]
     ny, nx = ref["shape"]
     ordered = sorted(shards, key=lambda s: int(s["sample"][0]))
-    attrs = {k: v for k, v in ref["attrs"].items() if not k.startswith(SHARD_ATTR_PREFIX)}
+    attrs = {k: v for k, v in ref["attrs"].items() if not _per_file(k)}
+    attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with _atomic(out) as tmp:
         with h5netcdf.File(tmp, "w") as f, h5py.File(ref["path"], "r") as h0:
             f.dimensions = {SAMPLE: n, Y: ny, X: nx}

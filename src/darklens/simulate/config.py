@@ -20,11 +20,20 @@ The resolved config (every prior and option written out, instrument expanded) is
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from darklens import params as P
-from darklens.config import apply_overrides, bounded, dump_yaml, from_dict, load_yaml, to_dict
+from darklens.config import (
+    apply_overrides,
+    bounded,
+    dotted,
+    dump_yaml,
+    from_dict,
+    load_yaml,
+    to_dict,
+)
 from darklens.errors import DarklensError
 from darklens.simulate.instruments import Instrument, resolve_instrument
 from darklens.simulate.priors import Prior, parse_prior
@@ -67,7 +76,7 @@ class SimConfig:
     priors: dict[str, Prior] = field(init=False, repr=False, default_factory=dict)
 
     def validate(self, where: str = "") -> None:
-        at = (lambda key: f"{where}.{key}" if where else key)
+        at = functools.partial(dotted, where)
         inst = resolve_instrument(self.instrument, at("instrument"))
         if self.num_pix is not None:
             inst = dataclasses.replace(inst, num_pix=self.num_pix)

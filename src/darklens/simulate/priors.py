@@ -90,7 +90,9 @@ class Uniform(Prior):
 
     def check(self, where):
         if not self.low <= self.high:
-            raise DarklensError(f"{where}: uniform needs low <= high, got [{self.low}, {self.high}]")
+            raise DarklensError(
+                f"{where}: uniform needs low <= high, got [{self.low}, {self.high}]"
+            )
 
 
 @register_prior("loguniform")

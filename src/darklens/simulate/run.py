@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 from darklens import __version__
 from darklens import params as P
-from darklens.data import store
 from darklens.config import parse_yaml
+from darklens.data import store
 from darklens.data.schema import VariableSpec
 from darklens.errors import DarklensError
 from darklens.simulate.config import SimConfig, load_sim_config, resolved_yaml
@@ -238,7 +238,7 @@ def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,
         "n_total": cfg.n,
         "shard_index": (shard or (0, 1))[0],
         "shard_count": (shard or (0, 1))[1],
-        "regenerate": f"darklens simulate CONFIG.yaml --out {out.name}  (CONFIG = attr 'config')",
+        "regenerate": "save attribute 'config' as C.yaml; darklens simulate C.yaml --out F.h5",
     }
     store.assemble(out, len(tasks), variable_specs(cfg), attrs)
     return out

@@ -160,14 +160,14 @@ class CDM:
             from darklens.simulate.profiles.point_mass import point_mass_deflection
 
             return {"n_subhalos": n}, partial(point_mass_deflection, xc=xc, yc=yc, m_k=m_k)
+        from darklens.simulate.cosmology import cosmology
         from darklens.simulate.profiles import tnfw
 
-        rs = tnfw.scale_radius_arcsec(
-            masses, ctx.z_lens, H0=ctx.H0, Om0=ctx.Om0, c0=opts.concentration_c0,
-            slope=opts.concentration_slope,
+        rs, r_trunc = tnfw.tnfw_sizes_from_m200(
+            masses, ctx.z_lens, cosmology(ctx.H0, ctx.Om0), c0=opts.concentration_c0,
+            beta=opts.concentration_slope, tau=opts.truncation_tau,
         )
-        r_trunc = opts.truncation_tau * rs
-        alpha_rs = tnfw.alpha_rs_for_total_mass(m_k, rs, r_trunc)
+        alpha_rs = tnfw.tnfw_alpha_rs_from_mass(m_k, rs, r_trunc)
         return {"n_subhalos": n}, _TNFWField(xc, yc, rs, alpha_rs, r_trunc, opts.method)
 
 

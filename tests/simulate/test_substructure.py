@@ -1,0 +1,108 @@
+"""Substructure kinds: exact mass budgets, the mass function, positions, vortex geometry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from darklens.simulate.config import load_sim_config
+from darklens.simulate.profiles.tnfw import tnfw_total_mass
+from darklens.simulate.scene import build_scene, sample_values, streams
+from darklens.simulate.substructure import power_law_masses, uniform_annulus
+from tests.conftest import tiny
+
+
+def _scene(cfg, index):
+    rng_params, rng_sub, _ = streams(cfg.seed, index)
+    return build_scene(cfg, sample_values(cfg, rng_params), rng_sub)
+
+
+def _sigma_crit(scene):
+    from darklens.simulate.cosmology import sigma_crit_angle
+
+    return sigma_crit_angle(scene.values["z_lens"], scene.values["z_source"])
+
+
+@pytest.mark.parametrize("profile", ["point_mass", "tnfw"])
+def test_total_subhalo_mass_is_f_sub_times_halo_mass(profile):
+    cfg = load_sim_config(tiny("cdm", substructure={"profile": profile},
+                               params={"f_sub": {"uniform": [0.01, 0.1]}}))
+    for index in range(5):
+        scene = _scene(cfg, index)
+        kw = scene.deflector.keywords if profile == "point_mass" else vars(scene.deflector)
+        if profile == "point_mass":
+            m_k = kw["m_k"]
+        else:
+            m_k = tnfw_total_mass(kw["rs"], kw["alpha_rs"], kw["r_trunc"])
+        total = m_k.sum() * _sigma_crit(scene)
+        halo = 10 ** scene.values["log10_halo_mass"]
+        assert total == pytest.approx(scene.values["f_sub"] * halo, rel=1e-9)
+        assert len(m_k) == scene.values["n_subhalos"] >= 1
+
+
+def test_subhalo_count_is_poisson_with_the_configured_mean():
+    cfg = load_sim_config(tiny("cdm", params={"n_subhalos_mean": 12.0, "f_sub": 0.05}))
+    counts = np.array([_scene(cfg, i).values["n_subhalos"] for i in range(400)])
+    assert counts.mean() == pytest.approx(12.0, abs=0.6)
+    assert counts.var() == pytest.approx(12.0, rel=0.25)
+
+
+def test_mass_function_follows_the_power_law():
+    rng = np.random.default_rng(0)
+    beta, lo, hi = -0.9, 1e6, 1e10
+    m = power_law_masses(rng, 5000, beta, lo, hi)
+    a = beta + 1
+
+    def cdf(x):
+        return (x**a - lo**a) / (hi**a - lo**a)
+
+    assert lo <= m.min() and m.max() <= hi
+    assert stats.kstest(m, cdf).pvalue > 1e-3
+    # dN/dm ∝ m^-1 is the log-uniform limit
+    m1 = power_law_masses(rng, 5000, -1.0, lo, hi)
+    assert stats.kstest(np.log(m1), stats.uniform(np.log(lo), np.log(hi / lo)).cdf).pvalue > 1e-3
+
+
+def test_positions_uniform_in_the_annulus():
+    x, y = uniform_annulus(np.random.default_rng(1), 5000, 0.5, 2.0)
+    r2 = x**2 + y**2
+    assert r2.min() >= 0.25 and r2.max() <= 4.0
+    assert stats.kstest(r2, stats.uniform(0.25, 3.75).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("implementation", ["segment", "chain"])
+def test_vortex_length_and_mass(implementation):
+    cfg = load_sim_config(tiny("vortex", substructure={"implementation": implementation},
+                               params={"log10_m_axion": -23.0, "vortex_mass_fraction": 0.02}))
+    scene = _scene(cfg, 0)
+    # half-length 0.03" x (1e-22 eV / m_a) = 0.3"
+    assert scene.values["vortex_length"] == pytest.approx(0.6)
+    kw = scene.deflector.keywords
+    mass = kw["lambda_k"] * 2 * kw["half_length"] * _sigma_crit(scene)
+    assert mass == pytest.approx(0.02 * 10 ** scene.values["log10_halo_mass"], rel=1e-12)
+    assert kw["x0"] == scene.values["vortex_x"] and kw["angle"] == scene.values["vortex_angle"]
+
+
+def test_vortex_implementations_render_nearly_the_same_image():
+    from darklens.simulate.render import Renderer
+
+    base = tiny("vortex", params={"log10_m_axion": -23.0, "vortex_mass_fraction": 0.03})
+    images = []
+    for impl in ("segment", "chain"):
+        cfg = load_sim_config({**base, "substructure": {"kind": "vortex",
+                                                         "implementation": impl}})
+        scene = _scene(cfg, 1)
+        images.append(Renderer(cfg).model_image(scene))
+    smooth = Renderer(cfg).model_image(dataclasses.replace(scene, deflector=None))
+    vortex_effect = np.abs(images[0] - smooth).max()
+    assert np.abs(images[0] - images[1]).max() < 0.05 * vortex_effect
+
+
+def test_string_count_follows_density_times_area():
+    cfg = load_sim_config(tiny("strings", params={"string_density": 0.5}))
+    area = cfg.inst.field_of_view**2
+    counts = np.array([_scene(cfg, i).values["n_strings"] for i in range(200)])
+    assert counts.mean() == pytest.approx(0.5 * area, rel=0.1)
