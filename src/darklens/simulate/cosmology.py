@@ -24,6 +24,7 @@ __all__ = [
     "ARCSEC",
     "cosmology",
     "kpc_per_arcsec",
+    "lens_plane",
     "sigma_crit_angle",
     "mass_to_theta_E",
     "theta_E_to_mass",
@@ -74,10 +75,17 @@ def sigma_crit_angle(z_lens: float, z_source: float, H0: float = 70.0, Om0: floa
     return sigma_cr * (d_l * ARCSEC) ** 2
 
 
+@lru_cache(maxsize=4096)
+def lens_plane(z_lens: float, H0: float = 70.0, Om0: float = 0.3) -> tuple[float, float]:
+    """Angular-diameter distance to the lens (Mpc) and critical density there (M_sun/Mpc^3)."""
+    cosmo = cosmology(H0, Om0)
+    return (cosmo.angular_diameter_distance(z_lens).to_value(u.Mpc),
+            cosmo.critical_density(z_lens).to_value(u.M_sun / u.Mpc**3))
+
+
 def kpc_per_arcsec(z_lens: float, H0: float = 70.0, Om0: float = 0.3) -> float:
     """Proper transverse size of one arcsec at the lens, kpc."""
-    d_l = cosmology(H0, Om0).angular_diameter_distance(z_lens).to_value(u.kpc)
-    return d_l * ARCSEC
+    return lens_plane(z_lens, H0, Om0)[0] * 1e3 * ARCSEC
 
 
 def mass_to_theta_E(mass: float, z_lens: float, z_source: float, H0: float = 70.0,

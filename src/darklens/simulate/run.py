@@ -95,13 +95,16 @@ _WORKER: dict = {}
 
 
 def _init_worker(config_yaml: str) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     cfg = load_sim_config(parse_yaml(config_yaml))
-    _WORKER.update(cfg=cfg, renderer=Renderer(cfg))
+    renderer = Renderer(cfg)
+    rng_params, rng_sub, rng_noise = streams(cfg.seed, 0)
+    renderer.render(build_scene(cfg, sample_values(cfg, rng_params), rng_sub), rng_noise)
+    _WORKER.update(cfg=cfg, renderer=renderer)
 
 
-def _render_block(task: tuple[int, int, int]):
-    block, start, stop = task
+def _render_block(task: tuple[Path, int, int, int]) -> int:
+    """Render one block and save it (in the worker: no image data crosses a pipe)."""
+    out, block, start, stop = task
     cfg, renderer = _WORKER["cfg"], _WORKER["renderer"]
     names = cfg.stored_names()
     images = np.empty((stop - start, cfg.inst.num_pix, cfg.inst.num_pix), np.float32)
@@ -116,7 +119,8 @@ def _render_block(task: tuple[int, int, int]):
               for name, v in columns.items()}
     params["seed"] = np.full(stop - start, cfg.seed, np.int64)
     params["substructure"] = np.array([cfg.kind] * (stop - start))
-    return block, np.arange(start, stop, dtype=np.int64), images, params
+    store.write_block(out, block, np.arange(start, stop, dtype=np.int64), images, params)
+    return stop - start
 
 
 # --- main side -----------------------------------------------------------------------------
@@ -200,25 +204,25 @@ def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,
     start, stop = shard_range(cfg.n, shard)
     if stop <= start:
         raise DarklensError(f"--shard {shard}: empty slice of {cfg.n} samples")
-    tasks = [(b, s, min(s + BLOCK, stop)) for b, s in enumerate(range(start, stop, BLOCK))]
+    tasks = [(out, b, s, min(s + BLOCK, stop))
+             for b, s in enumerate(range(start, stop, BLOCK))]
     out.parent.mkdir(parents=True, exist_ok=True)
     _claim_partial(out, f"{config_yaml}\nshard: {shard}\nblock: {BLOCK}\n")
     done = store.completed_blocks(out)
-    todo = [t for t in tasks if t[0] not in done]
+    todo = [t for t in tasks if t[1] not in done]
 
-    bar = tqdm(total=stop - start, initial=sum(t[2] - t[1] for t in tasks if t[0] in done),
+    bar = tqdm(total=stop - start, initial=sum(t[3] - t[2] for t in tasks if t[1] in done),
                unit="img", desc=out.name, disable=not progress)
+    # set up (and warm the compiled kernels) once; forked workers inherit it ready to go
+    _init_worker(config_yaml)
     if workers == 1 or len(todo) <= 1:
-        _init_worker(config_yaml)
-        results = map(_render_block, todo)
-        pool = None
+        results, pool = map(_render_block, todo), None
     else:
-        pool = mp.get_context("fork").Pool(workers, _init_worker, (config_yaml,))
+        pool = mp.get_context("fork").Pool(workers)
         results = pool.imap_unordered(_render_block, todo)
     try:
-        for block, sample, images, params in results:
-            store.write_block(out, block, sample, images, params)
-            bar.update(len(sample))
+        for count in results:
+            bar.update(count)
     finally:
         bar.close()
         if pool is not None:

@@ -116,8 +116,9 @@ class CDM:
     [r_min, r_max] arcsec around the halo centre. ``profile: point_mass`` (as DeepLense) or
     ``tnfw`` (truncated NFW whose *total* mass is the subhalo mass; scale radius from the
     mass–concentration relation and truncation radius in
-    :mod:`darklens.simulate.profiles.tnfw`). ``method: grid`` evaluates TNFW subhalos by FFT on
-    the ray grid with the exact profile in the near field; ``exact`` sums the profiles.
+    :mod:`darklens.simulate.profiles.tnfw`). ``method: table`` sums TNFW subhalos from a
+    tabulated profile in a compiled loop (~1e-6 of the analytic deflection, 5-10x faster than
+    lenstronomy's per-profile loop); ``exact`` evaluates the analytic profile.
     """
 
     params = ("f_sub", "n_subhalos_mean")
@@ -126,7 +127,7 @@ class CDM:
     @dataclass
     class Options:
         profile: str = bounded("point_mass", choices=("point_mass", "tnfw"))
-        method: str = bounded("grid", choices=("grid", "exact"))
+        method: str = bounded("table", choices=("table", "exact"))
         m_min: float = bounded(1e6, gt=0)
         m_max: float = bounded(1e10, gt=0)
         beta: float = -0.9
@@ -160,11 +161,12 @@ class CDM:
             from darklens.simulate.profiles.point_mass import point_mass_deflection
 
             return {"n_subhalos": n}, partial(point_mass_deflection, xc=xc, yc=yc, m_k=m_k)
-        from darklens.simulate.cosmology import cosmology
+        from darklens.simulate.cosmology import lens_plane
         from darklens.simulate.profiles import tnfw
 
+        d_l, rho_crit = lens_plane(ctx.z_lens, ctx.H0, ctx.Om0)
         rs, r_trunc = tnfw.tnfw_sizes_from_m200(
-            masses, ctx.z_lens, cosmology(ctx.H0, ctx.Om0), c0=opts.concentration_c0,
+            masses, rho_crit, d_l, c0=opts.concentration_c0,
             beta=opts.concentration_slope, tau=opts.truncation_tau,
         )
         alpha_rs = tnfw.tnfw_alpha_rs_from_mass(m_k, rs, r_trunc)
@@ -173,7 +175,7 @@ class CDM:
 
 @dataclass
 class _TNFWField:
-    """TNFW subhalos; on a 2-D regular ray grid the FFT path is used if ``method='grid'``."""
+    """TNFW subhalos in lenstronomy parameters, summed by ``method`` (table or exact)."""
 
     xc: np.ndarray
     yc: np.ndarray
@@ -183,12 +185,10 @@ class _TNFWField:
     method: str
 
     def __call__(self, x, y):
-        from darklens.simulate.profiles import grid_deflection, tnfw
+        from darklens.simulate.profiles import tnfw
 
-        args = (self.xc, self.yc, self.rs, self.alpha_rs, self.r_trunc)
-        if self.method == "grid" and np.ndim(x) == 2:
-            return grid_deflection.tnfw_deflection_grid(x, y, *args)
-        return tnfw.tnfw_deflection_exact(x, y, *args)
+        fn = tnfw.tnfw_deflection_table if self.method == "table" else tnfw.tnfw_deflection_exact
+        return fn(x, y, self.xc, self.yc, self.rs, self.alpha_rs, self.r_trunc)
 
 
 @register_substructure("vortex")

@@ -9,18 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from darklens.simulate.profiles._chunking import as_components, summed_over_components
+from darklens.simulate.profiles._chunking import as_components
+from darklens.simulate.profiles._kernels import add_point_masses
 
 __all__ = ["point_mass_deflection"]
-
-
-def _kernel(x, y, xc, yc, m_k):
-    dx, dy = x - xc, y - yc
-    r2 = dx**2 + dy**2
-    # A ray exactly on a point mass gets zero (the symmetric limit) rather than inf/NaN;
-    # every other ray is unsoftened.
-    inv = np.where(r2 > 0.0, m_k / (np.pi * np.where(r2 > 0.0, r2, 1.0)), 0.0)
-    return dx * inv, dy * inv
 
 
 def point_mass_deflection(x, y, xc, yc, m_k):
@@ -38,7 +30,10 @@ def point_mass_deflection(x, y, xc, yc, m_k):
     Returns
     -------
     alpha_x, alpha_y : ndarray
-        Deflection (arcsec) with the rays' shape, computed in chunks of at most ~4M
-        (ray, mass) pairs.
+        Deflection (arcsec) with the rays' shape (compiled loop, no (ray, mass) temporaries).
     """
-    return summed_over_components(_kernel, x, y, as_components(xc, yc, m_k), 2)
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    xc, yc, m_k = as_components(xc, yc, m_k)
+    ax, ay = np.zeros(x.size), np.zeros(x.size)
+    add_point_masses(x.ravel(), y.ravel(), xc, yc, m_k / np.pi, ax, ay)
+    return ax.reshape(x.shape), ay.reshape(x.shape)

@@ -15,15 +15,19 @@ Sizes from a physical mass use a simple, documented mass-concentration power law
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from darklens.simulate.profiles._chunking import as_components, summed_over_components
+from darklens.simulate.profiles._kernels import add_radial_profiles
 
 __all__ = [
     "concentration_200",
     "tnfw_alpha_rs_from_mass",
     "tnfw_convergence_radial",
     "tnfw_deflection_exact",
+    "tnfw_deflection_table",
     "tnfw_enclosed_mass",
     "tnfw_kwargs_from_mass",
     "tnfw_sizes_from_m200",
@@ -202,6 +206,44 @@ def tnfw_deflection_exact(x, y, xc, yc, Rs, alpha_Rs, r_trunc):
     return summed_over_components(_deflection_kernel, x, y, params, 2, max_pairs=2_000_000)
 
 
+#: Table of g(x)/x^2 on a grid uniform in u = x^(1/2): 16k entries reproduce the analytic
+#: profile to ~1e-5 of the deflection (tested); beyond x_max = max(1000, 100 tau) the
+#: enclosed mass is within ~1e-4 of the total and the point-mass limit is used.
+TABLE_SIZE = 16384
+
+
+@lru_cache(maxsize=16)
+def _radial_table(tau: float) -> tuple[np.ndarray, float, float]:
+    u_max = np.sqrt(max(1000.0, 100.0 * tau))
+    u = np.linspace(0.0, u_max, TABLE_SIZE)
+    x = np.maximum(u**2, _X_MIN)  # lenstronomy's floor on R/Rs
+    table = (_g(x, tau) / x**2).astype(np.float32)
+    return table, (TABLE_SIZE - 1) / u_max, float(_g_total(tau))
+
+
+def tnfw_deflection_table(x, y, xc, yc, Rs, alpha_Rs, r_trunc):
+    """Summed deflection of N TNFW subhalos from a tabulated profile (compiled loop).
+
+    Same result as :func:`tnfw_deflection_exact` to ~1e-5 relative (a single-precision table
+    of the analytic enclosed mass, one per truncation ratio tau = r_trunc/Rs), at ~3 ns per
+    (ray, subhalo) pair instead of the ~20-60 ns of evaluating the analytic profile. Arguments
+    and returns as :func:`tnfw_deflection_exact`.
+    """
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    xc, yc, rs, alpha_rs, rt = as_components(xc, yc, Rs, alpha_Rs, r_trunc)
+    ax, ay = np.zeros(x.size, np.float32), np.zeros(x.size, np.float32)
+    x32, y32 = x.ravel().astype(np.float32), y.ravel().astype(np.float32)
+    # alpha = 4 rho0 Rs g(x)/x^2 (dx, dy); group subhalos sharing a truncation ratio
+    tau = np.round(rt / rs, 12)
+    for t in np.unique(tau):
+        sel = tau == t
+        table, inv_du, g_tot = _radial_table(float(t))
+        amp = 4.0 * _rho0(rs[sel], alpha_rs[sel]) * rs[sel]
+        add_radial_profiles(x32, y32, xc[sel], yc[sel], 1.0 / rs[sel] ** 2, amp,
+                            table, inv_du, g_tot, ax, ay)
+    return ax.reshape(x.shape).astype(float), ay.reshape(x.shape).astype(float)
+
+
 def concentration_200(m200, c0=C0_DEFAULT, beta=BETA_DEFAULT, m_pivot=M_PIVOT_DEFAULT):
     """Power-law concentration ``c200 = c0 * (M200 / m_pivot)^beta``.
 
@@ -213,8 +255,8 @@ def concentration_200(m200, c0=C0_DEFAULT, beta=BETA_DEFAULT, m_pivot=M_PIVOT_DE
 
 def tnfw_sizes_from_m200(
     m200,
-    z_lens,
-    cosmology,
+    rho_crit,
+    d_l,
     c0=C0_DEFAULT,
     beta=BETA_DEFAULT,
     m_pivot=M_PIVOT_DEFAULT,
@@ -225,7 +267,7 @@ def tnfw_sizes_from_m200(
     Choices (cite these):
 
     * the subhalo mass is treated as ``M200`` with respect to the critical density at the
-      lens redshift, ``M200 = 200 rho_crit(z) 4/3 pi r200^3``;
+      lens redshift, ``M200 = 200 rho_crit(z_lens) 4/3 pi r200^3``;
     * concentration ``c200 = c0 (M200 / m_pivot)^beta`` with ``c0 = 15``, ``beta = -0.1``,
       ``m_pivot = 1e8 M_sun`` by default, ``Rs = r200 / c200``;
     * truncation ``r_trunc = tau * Rs`` with ``tau = 10`` by default;
@@ -235,10 +277,10 @@ def tnfw_sizes_from_m200(
     ----------
     m200 : float or array_like
         Subhalo masses (M_sun).
-    z_lens : float
-        Lens (host) redshift.
-    cosmology : astropy.cosmology.Cosmology
-        Cosmology for ``rho_crit(z)`` and ``D_l``.
+    rho_crit : float
+        Critical density at the lens redshift, M_sun / Mpc^3.
+    d_l : float
+        Angular-diameter distance to the lens, Mpc.
     c0, beta, m_pivot, tau : float
         Mass-concentration parameters and truncation ratio, overridable.
 
@@ -247,12 +289,8 @@ def tnfw_sizes_from_m200(
     Rs, r_trunc : ndarray
         Scale and truncation radii (arcsec).
     """
-    import astropy.units as u
-
-    rho_crit = cosmology.critical_density(z_lens).to_value(u.Msun / u.Mpc**3)
     m200 = np.asarray(m200, dtype=float)
     r200 = (3.0 * m200 / (800.0 * np.pi * rho_crit)) ** (1.0 / 3.0)  # Mpc
     rs_mpc = r200 / concentration_200(m200, c0, beta, m_pivot)
-    d_l = cosmology.angular_diameter_distance(z_lens).to_value(u.Mpc)
     rs = rs_mpc / d_l * _ARCSEC_PER_RAD
     return rs, tau * rs

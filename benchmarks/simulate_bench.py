@@ -1,0 +1,163 @@
+"""Simulator throughput, measured side by side in one run (ratios, not absolute times).
+
+For every preset: images/s of darklens (scene sampling + rendering, ImageModel reused,
+substructure as one vectorised deflector) against a naive reference loop on the *same* scenes
+(plain lenstronomy, ImageModel rebuilt per image, one lens profile per subhalo, each vortex or
+string as 100 POINT_MASS profiles). Then TNFW subhalos (table vs analytic vs lenstronomy, with
+the table's accuracy), and the speed-up of 2 worker processes over 1.
+
+    python benchmarks/simulate_bench.py            # ~5 minutes on 2 cores
+    python benchmarks/simulate_bench.py --quick    # fewer images
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from lenstronomy.Data.imaging_data import ImageData
+from lenstronomy.Data.psf import PSF
+from lenstronomy.ImSim.image_model import ImageModel
+from lenstronomy.LensModel.lens_model import LensModel
+from lenstronomy.LightModel.light_model import LightModel
+
+from darklens.simulate import load_sim_config, run
+from darklens.simulate.profiles.line_segment import chain_points
+from darklens.simulate.render import Renderer, add_noise
+from darklens.simulate.scene import build_scene, sample_values, streams
+
+PRESETS = Path(__file__).parents[1] / "configs" / "sim"
+CHAIN = 100  # point masses per line in the naive reference
+
+
+def scene_at(cfg, i):
+    rng_params, rng_sub, rng_noise = streams(cfg.seed, i)
+    return build_scene(cfg, sample_values(cfg, rng_params), rng_sub), rng_noise
+
+
+def naive_lens(cfg, scene):
+    """The scene's lens as lenstronomy profiles, one per subhalo / chain point."""
+    models, kwargs = ["SIE", "SHEAR"], list(scene.kwargs_lens)
+    d = scene.deflector
+    if d is None:
+        return models, kwargs
+    if cfg.kind == "cdm" and cfg.sub_options.profile == "tnfw":
+        for x, y, rs, a, rt in zip(d.xc, d.yc, d.rs, d.alpha_rs, d.r_trunc, strict=True):
+            models.append("TNFW")
+            kwargs.append({"Rs": rs, "alpha_Rs": a, "r_trunc": rt, "center_x": x, "center_y": y})
+        return models, kwargs
+    kw = d.keywords
+    if cfg.kind == "cdm":
+        xc, yc, m_k = kw["xc"], kw["yc"], kw["m_k"]
+    else:  # vortex or strings: every line as a chain of point masses
+        xc, yc, m_k = chain_points(kw["x0"], kw["y0"], kw["half_length"], kw["angle"],
+                                   kw["lambda_k"], CHAIN)
+    for x, y, m in zip(xc, yc, m_k, strict=True):
+        models.append("POINT_MASS")
+        kwargs.append({"theta_E": np.sqrt(m / np.pi), "center_x": x, "center_y": y})
+    return models, kwargs
+
+
+def naive_render(cfg, scene, rng_noise):
+    """What a notebook does: build everything for each image, then render."""
+    inst, n = cfg.inst, cfg.inst.num_pix
+    half = (n - 1) / 2 * inst.pixel_scale
+    data = ImageData(image_data=np.zeros((n, n)), ra_at_xy_0=-half, dec_at_xy_0=-half,
+                     transform_pix2angle=np.eye(2) * inst.pixel_scale)
+    models, kwargs = naive_lens(cfg, scene)
+    model = ImageModel(data, PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=5),
+                       lens_model_class=LensModel(models),
+                       source_model_class=LightModel(["SERSIC_ELLIPSE"]),
+                       kwargs_numerics={"supersampling_factor": cfg.supersampling})
+    image = model.image(kwargs, scene.kwargs_source)
+    return add_noise(image, scene.exposure_time, scene.background_rms, rng_noise), len(models)
+
+
+def rate(fn, n):
+    fn(0)  # warm-up (numba compilation, caches)
+    t = time.perf_counter()
+    for i in range(1, n + 1):
+        fn(i)
+    return n / (time.perf_counter() - t)
+
+
+def compare(name, cfg, n_ours, n_naive):
+    renderer = Renderer(cfg)
+
+    def ours(i):
+        scene, rng_noise = scene_at(cfg, i)
+        renderer.render(scene, rng_noise)
+
+    scenes = [scene_at(cfg, i) for i in range(n_naive + 1)]
+    profiles = []
+
+    def naive(i):
+        profiles.append(naive_render(cfg, *scenes[i])[1])
+
+    r_ours, r_naive = rate(ours, n_ours), rate(naive, n_naive)
+    print(f"{name:<34} {np.mean(profiles):>9.0f} {r_ours:>10.1f} {r_naive:>10.2f} "
+          f"{r_ours / r_naive:>8.1f}x", flush=True)
+    return r_ours / r_naive
+
+
+def tnfw_accuracy(cfg, n=5):
+    """Tabulated vs analytic TNFW sums: worst image difference."""
+    renderer, worst = Renderer(cfg), []
+    for i in range(n):
+        scene, _ = scene_at(cfg, i)
+        table = renderer.model_image(scene)
+        exact = renderer.model_image(
+            dataclasses.replace(scene, deflector=dataclasses.replace(scene.deflector,
+                                                                     method="exact")))
+        smooth = renderer.model_image(dataclasses.replace(scene, deflector=None))
+        worst.append((np.abs(table - exact).max() / np.abs(exact - smooth).max(),
+                      np.abs(table - exact).max() / scene.background_rms))
+    worst = np.max(worst, axis=0)
+    print(f"  table vs exact TNFW: max |image difference| = {worst[0]:.2%} of the subhalos' "
+          f"largest effect, {worst[1]:.3f} x background rms")
+
+
+def workers_speedup(n):
+    cfg = load_sim_config(PRESETS / "model1_vortex.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        times = {}
+        for w in (1, 2):
+            t = time.perf_counter()
+            run(cfg, out=Path(tmp) / f"w{w}.h5", n=n, workers=w, progress=False)
+            times[w] = time.perf_counter() - t
+    print(f"\nmodel1_vortex, {n} images written: 1 worker {n / times[1]:.1f} img/s, "
+          f"2 workers {n / times[2]:.1f} img/s -> speed-up {times[1] / times[2]:.2f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer images per measurement")
+    args = parser.parse_args()
+    n_ours, n_naive, n_workers = (20, 3, 160) if args.quick else (60, 8, 640)
+
+    print(f"{'preset':<34} {'profiles':>9} {'ours img/s':>10} {'naive':>10} {'ratio':>9}")
+    for path in sorted(PRESETS.glob("*.yaml")):
+        compare(path.stem, load_sim_config(path), n_ours, n_naive)
+
+    print("\nTNFW subhalos (hst_cdm, profile tnfw):")
+    for mean in (100, 300):
+        for method in ("table", "exact"):
+            cfg = load_sim_config(PRESETS / "hst_cdm.yaml", [
+                "substructure.profile=tnfw", f"substructure.method={method}",
+                f"params.n_subhalos_mean={mean}"])
+            compare(f"  {mean} TNFW, {method}", cfg, max(n_ours // 4, 5), max(n_naive // 2, 2))
+        tnfw_accuracy(cfg)
+
+    print("\nvortex as a 100-point chain in darklens itself (hst_axion):")
+    cfg = load_sim_config(PRESETS / "hst_axion.yaml", ["substructure.implementation=chain"])
+    compare("  hst_axion, chain", cfg, n_ours, n_naive)
+
+    workers_speedup(n_workers)
+
+
+if __name__ == "__main__":
+    main()

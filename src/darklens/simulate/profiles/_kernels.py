@@ -1,0 +1,55 @@
+"""Compiled (numba) sums over many lens components at many rays.
+
+The numpy versions broadcast (ray, component) arrays and are limited by memory traffic; these
+loops keep each pair in registers: ~0.2 ns per pair for point masses and ~3 ns for a radial
+profile read from a table, against ~8-60 ns per pair for lenstronomy's one-profile-at-a-time
+loop. ``cache=True`` keeps the compiled code between processes.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, fastmath=True)
+def add_point_masses(x, y, xc, yc, m_over_pi, ax, ay):
+    """ax, ay += sum_j m_j/pi * (r - r_j)/|r - r_j|^2 (zero exactly on a point)."""
+    for j in range(xc.size):
+        a, cx, cy = m_over_pi[j], xc[j], yc[j]
+        for i in range(x.size):
+            dx = x[i] - cx
+            dy = y[i] - cy
+            r2 = dx * dx + dy * dy
+            s = a / r2 if r2 > 0.0 else 0.0
+            ax[i] += s * dx
+            ay[i] += s * dy
+
+
+@numba.njit(cache=True, fastmath=True)
+def add_radial_profiles(x, y, xc, yc, inv_scale2, amp, table, inv_du, far, ax, ay):
+    """ax, ay += sum_j amp_j T(q) (r - r_j), q = |r - r_j|^2 / scale_j^2, in float32.
+
+    ``T`` is tabulated on a grid uniform in u = q^(1/4) (fine near the centre, where the
+    profile varies fastest) with spacing 1/inv_du; beyond the table T = far / q (all the mass
+    enclosed, the point-mass limit). Rays ``x, y``, ``table`` and the outputs are float32:
+    single precision keeps the loop free of branches and conversions the compiler cannot
+    vectorise, and is ~1e-6 of the deflection here.
+    """
+    t_max = np.float32(table.size - 2)
+    f_far, f_inv_du = np.float32(far), np.float32(inv_du)
+    for j in range(xc.size):
+        cx, cy = np.float32(xc[j]), np.float32(yc[j])
+        k2, a = np.float32(inv_scale2[j]), np.float32(amp[j])
+        for i in range(x.size):
+            dx = x[i] - cx
+            dy = y[i] - cy
+            q = (dx * dx + dy * dy) * k2
+            t = np.sqrt(np.sqrt(q)) * f_inv_du
+            tc = min(t, t_max)
+            k = np.int32(tc)
+            h = table[k] + (table[k + 1] - table[k]) * (tc - np.float32(k))
+            h = h if t < t_max else f_far / q
+            s = a * h
+            ax[i] += s * dx
+            ay[i] += s * dy
