@@ -117,8 +117,8 @@ def tnfw_accuracy(cfg, n=5):
         worst.append((np.abs(table - exact).max() / np.abs(exact - smooth).max(),
                       np.abs(table - exact).max() / scene.background_rms))
     worst = np.max(worst, axis=0)
-    print(f"  table vs exact TNFW: max |image difference| = {worst[0]:.2%} of the subhalos' "
-          f"largest effect, {worst[1]:.3f} x background rms")
+    print(f"  table vs exact TNFW: max |image difference| = {worst[0]:.1e} of the subhalos' "
+          f"largest effect on the image, {worst[1]:.1e} x background rms")
 
 
 def workers_speedup(n):

@@ -86,19 +86,24 @@ def test_vortex_length_and_mass(implementation):
     assert kw["x0"] == scene.values["vortex_x"] and kw["angle"] == scene.values["vortex_angle"]
 
 
-def test_vortex_implementations_render_nearly_the_same_image():
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_vortex_chain_image_converges_to_the_segment_image(index):
     from darklens.simulate.render import Renderer
 
     base = tiny("vortex", params={"log10_m_axion": -23.0, "vortex_mass_fraction": 0.03})
-    images = []
-    for impl in ("segment", "chain"):
-        cfg = load_sim_config({**base, "substructure": {"kind": "vortex",
-                                                         "implementation": impl}})
-        scene = _scene(cfg, 1)
-        images.append(Renderer(cfg).model_image(scene))
+    images = {}
+    for impl, n_chain in (("segment", 2), ("chain", 30), ("chain", 300)):
+        cfg = load_sim_config({**base, "substructure": {
+            "kind": "vortex", "implementation": impl, "n_chain": n_chain}})
+        scene = _scene(cfg, index)
+        images[impl, n_chain] = Renderer(cfg).model_image(scene)
     smooth = Renderer(cfg).model_image(dataclasses.replace(scene, deflector=None))
-    vortex_effect = np.abs(images[0] - smooth).max()
-    assert np.abs(images[0] - images[1]).max() < 0.05 * vortex_effect
+    segment = images["segment", 2]
+    effect = np.abs(segment - smooth).max()
+    coarse = np.abs(images["chain", 30] - segment).max()
+    fine = np.abs(images["chain", 300] - segment).max()
+    assert effect > 0.01 * segment.max()  # the vortex visibly changes the image
+    assert fine < 0.5 * coarse and fine < 0.03 * effect
 
 
 def test_string_count_follows_density_times_area():

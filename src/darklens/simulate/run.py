@@ -131,8 +131,8 @@ def variable_specs(cfg: SimConfig) -> list[VariableSpec]:
         p = P.get(name)
         specs.append(VariableSpec(name, p.units or "1", p.long_name,
                                   "int64" if p.integer else "float64"))
-    specs.append(VariableSpec("seed", "1", "dataset seed; image i uses SeedSequence([seed, i])",
-                              "int64"))
+    specs.append(VariableSpec("seed", "1", "dataset seed; image i draws from "
+                              "SeedSequence([seed, i, k]), k = 0, 1, 2", "int64"))
     specs.append(VariableSpec("substructure", "1", "substructure kind", "str"))
     return specs
 

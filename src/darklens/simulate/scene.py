@@ -1,9 +1,9 @@
 """From a config and a random stream to one lens scene: parameter values and lenstronomy kwargs.
 
-Image ``i`` of a dataset with seed ``s`` draws from ``numpy.random.SeedSequence([s, i])``,
-split into three independent streams (parameters, substructure realisation, noise), so
-switching noise off or changing a substructure option does not move the other draws, and the
-result does not depend on which worker or shard renders the image.
+Image ``i`` of a dataset with seed ``s`` draws from three independent streams seeded by
+``numpy.random.SeedSequence([s, i, k])``, k = 0, 1, 2 (parameters, substructure realisation,
+noise), so switching noise off or changing a substructure option does not move the other
+draws, and the result does not depend on which worker or shard renders the image.
 """
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ class Scene:
 
 def streams(seed: int, index: int) -> tuple[np.random.Generator, ...]:
     """The (parameters, substructure, noise) generators of image ``index``."""
-    children = np.random.SeedSequence([seed, index]).spawn(3)
-    return tuple(np.random.default_rng(c) for c in children)
+    return tuple(np.random.Generator(np.random.PCG64([seed, index, k])) for k in range(3))
 
 
 def sample_values(cfg: SimConfig, rng: np.random.Generator) -> dict:
