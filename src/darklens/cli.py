@@ -15,7 +15,7 @@ from darklens.errors import DarklensError
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from darklens.data import store
+    from darklens.data.info import summary
     from darklens.simulate.run import run
 
     out = run(args.config, out=args.out, n=args.n, workers=args.workers, shard=args.shard,
@@ -23,22 +23,22 @@ def _simulate(args: argparse.Namespace) -> int:
               progress=not args.quiet)
     print(f"wrote {out}")
     if not args.quiet:
-        print(store.summary(out, config=False))
+        print(summary(out, config=False))
     return 0
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from darklens.data import store
+    from darklens.data.merge import merge
 
-    store.merge(Path(args.out), [Path(p) for p in args.shards])
+    merge(Path(args.out), [Path(p) for p in args.shards])
     print(f"wrote {args.out} (virtual dataset over {len(args.shards)} shards)")
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    from darklens.data import store
+    from darklens.data.info import summary
 
-    print(store.summary(Path(args.dataset)))
+    print(summary(Path(args.dataset)))
     if args.plot:
         from darklens.data.preview import plot_examples
 

@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from darklens.data.info import open_dataset, summary
+from darklens.data.merge import merge
 from darklens.data.preview import plot_examples
 from darklens.data.schema import VariableSpec
-from darklens.data.store import (
-    assemble,
-    completed_blocks,
-    merge,
-    open_dataset,
-    partial_dir,
-    summary,
-    write_block,
-)
+from darklens.data.store import assemble, completed_blocks, partial_dir, write_block
 from darklens.errors import DarklensError
 
 N, NY, NX, BLOCK = 80, 12, 10, 16  # 5 blocks of one 16-image chunk each

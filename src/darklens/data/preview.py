@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from darklens.data.info import open_dataset
 from darklens.data.schema import IMAGE, SAMPLE
-from darklens.data.store import open_dataset
 from darklens.errors import DarklensError
 
 #: Variables that vary per sample but say nothing about the image content.

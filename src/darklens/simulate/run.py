@@ -9,6 +9,7 @@ and since image i depends only on (config, seed, i) the result equals an uninter
 
 from __future__ import annotations
 
+import copy
 import multiprocessing as mp
 import os
 from datetime import datetime, timezone
@@ -21,7 +22,7 @@ from darklens import __version__
 from darklens import params as P
 from darklens.config import parse_yaml
 from darklens.data import store
-from darklens.data.schema import VariableSpec
+from darklens.data.schema import CHUNK_IMAGES, VariableSpec
 from darklens.errors import DarklensError
 from darklens.simulate.config import SimConfig, load_sim_config, resolved_yaml
 from darklens.simulate.render import Renderer
@@ -29,7 +30,7 @@ from darklens.simulate.scene import build_scene, sample_values, streams
 
 __all__ = ["BLOCK", "parse_shard", "render_image", "run"]
 
-BLOCK = 16  # images per saved block: the most a killed run can lose
+BLOCK = CHUNK_IMAGES  # images per saved block (one HDF5 chunk): the most a killed run loses
 
 
 def _as_config(config: str | Path | dict | SimConfig, overrides=None) -> SimConfig:
@@ -172,7 +173,7 @@ def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,
         Worker processes rendering blocks in parallel.
     shard : (K, N) or "K/N", optional
         Write only the K-th of N contiguous slices of the samples (cluster array jobs);
-        combine the shard files with :func:`darklens.data.store.merge`.
+        combine the shard files with :func:`darklens.data.merge.merge`.
     overrides : list of str, optional
         ``key=value`` config overrides (dotted keys).
     overwrite : bool
@@ -185,7 +186,7 @@ def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,
     Path
         The written dataset.
     """
-    cfg = _as_config(config, overrides)
+    cfg = copy.copy(_as_config(config, overrides))  # never change the caller's config
     if n is not None:
         cfg.n = n
     if seed is not None:

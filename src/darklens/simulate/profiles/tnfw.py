@@ -225,7 +225,7 @@ def tnfw_deflection_table(x, y, xc, yc, Rs, alpha_Rs, r_trunc):
     """Summed deflection of N TNFW subhalos from a tabulated profile (compiled loop).
 
     Same result as :func:`tnfw_deflection_exact` to ~1e-5 relative (a single-precision table
-    of the analytic enclosed mass, one per truncation ratio tau = r_trunc/Rs), at ~3 ns per
+    of the analytic enclosed mass, one per truncation ratio tau = r_trunc/Rs), at ~1 ns per
     (ray, subhalo) pair instead of the ~20-60 ns of evaluating the analytic profile. Arguments
     and returns as :func:`tnfw_deflection_exact`.
     """
