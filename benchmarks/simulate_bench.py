@@ -54,8 +54,9 @@ def naive_lens(cfg, scene):
     if cfg.kind == "cdm":
         xc, yc, m_k = kw["xc"], kw["yc"], kw["m_k"]
     else:  # vortex or strings: every line as a chain of point masses
-        xc, yc, m_k = chain_points(kw["x0"], kw["y0"], kw["half_length"], kw["angle"],
-                                   kw["lambda_k"], CHAIN)
+        xc, yc, m_k = chain_points(
+            kw["x0"], kw["y0"], kw["half_length"], kw["angle"], kw["lambda_k"], CHAIN
+        )
     for x, y, m in zip(xc, yc, m_k, strict=True):
         models.append("POINT_MASS")
         kwargs.append({"theta_E": np.sqrt(m / np.pi), "center_x": x, "center_y": y})
@@ -66,13 +67,20 @@ def naive_render(cfg, scene, rng_noise):
     """What a notebook does: build everything for each image, then render."""
     inst, n = cfg.inst, cfg.inst.num_pix
     half = (n - 1) / 2 * inst.pixel_scale
-    data = ImageData(image_data=np.zeros((n, n)), ra_at_xy_0=-half, dec_at_xy_0=-half,
-                     transform_pix2angle=np.eye(2) * inst.pixel_scale)
+    data = ImageData(
+        image_data=np.zeros((n, n)),
+        ra_at_xy_0=-half,
+        dec_at_xy_0=-half,
+        transform_pix2angle=np.eye(2) * inst.pixel_scale,
+    )
     models, kwargs = naive_lens(cfg, scene)
-    model = ImageModel(data, PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=5),
-                       lens_model_class=LensModel(models),
-                       source_model_class=LightModel(["SERSIC_ELLIPSE"]),
-                       kwargs_numerics={"supersampling_factor": cfg.supersampling})
+    model = ImageModel(
+        data,
+        PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=5),
+        lens_model_class=LensModel(models),
+        source_model_class=LightModel(["SERSIC_ELLIPSE"]),
+        kwargs_numerics={"supersampling_factor": cfg.supersampling},
+    )
     image = model.image(kwargs, scene.kwargs_source)
     return add_noise(image, scene.exposure_time, scene.background_rms, rng_noise), len(models)
 
@@ -99,8 +107,11 @@ def compare(name, cfg, n_ours, n_naive):
         profiles.append(naive_render(cfg, *scenes[i])[1])
 
     r_ours, r_naive = rate(ours, n_ours), rate(naive, n_naive)
-    print(f"{name:<34} {np.mean(profiles):>9.0f} {r_ours:>10.1f} {r_naive:>10.2f} "
-          f"{r_ours / r_naive:>8.1f}x", flush=True)
+    print(
+        f"{name:<34} {np.mean(profiles):>9.0f} {r_ours:>10.1f} {r_naive:>10.2f} "
+        f"{r_ours / r_naive:>8.1f}x",
+        flush=True,
+    )
     return r_ours / r_naive
 
 
@@ -111,17 +122,35 @@ def tnfw_accuracy(cfg, n=5):
         scene, _ = scene_at(cfg, i)
         table = renderer.model_image(scene)
         exact = renderer.model_image(
-            dataclasses.replace(scene, deflector=dataclasses.replace(scene.deflector,
-                                                                     method="exact")))
+            dataclasses.replace(
+                scene, deflector=dataclasses.replace(scene.deflector, method="exact")
+            )
+        )
         smooth = renderer.model_image(dataclasses.replace(scene, deflector=None))
-        worst.append((np.abs(table - exact).max() / np.abs(exact - smooth).max(),
-                      np.abs(table - exact).max() / scene.background_rms))
+        worst.append(
+            (
+                np.abs(table - exact).max() / np.abs(exact - smooth).max(),
+                np.abs(table - exact).max() / scene.background_rms,
+            )
+        )
     worst = np.max(worst, axis=0)
-    print(f"  table vs exact TNFW: max |image difference| = {worst[0]:.1e} of the subhalos' "
-          f"largest effect on the image, {worst[1]:.1e} x background rms")
+    print(
+        f"  table vs exact TNFW: max |image difference| = {worst[0]:.1e} of the subhalos' "
+        f"largest effect on the image, {worst[1]:.1e} x background rms"
+    )
+
+
+def _render_loop(cfg, n):
+    renderer = Renderer(cfg)
+    for i in range(n):
+        renderer.render(*scene_at(cfg, i))
 
 
 def workers_speedup(n):
+    """2 workers vs 1 for a whole `simulate` run, next to the machine's own ceiling: the same
+    rendering loop in two independent processes vs one (no files, no coordination)."""
+    import multiprocessing as mp
+
     cfg = load_sim_config(PRESETS / "model1_vortex.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         times = {}
@@ -129,8 +158,25 @@ def workers_speedup(n):
             t = time.perf_counter()
             run(cfg, out=Path(tmp) / f"w{w}.h5", n=n, workers=w, progress=False)
             times[w] = time.perf_counter() - t
-    print(f"\nmodel1_vortex, {n} images written: 1 worker {n / times[1]:.1f} img/s, "
-          f"2 workers {n / times[2]:.1f} img/s -> speed-up {times[1] / times[2]:.2f}x")
+    print(
+        f"\nmodel1_vortex, {n} images written: 1 worker {n / times[1]:.1f} img/s, "
+        f"2 workers {n / times[2]:.1f} img/s -> speed-up {times[1] / times[2]:.2f}x"
+    )
+    _render_loop(cfg, 2)
+    t = time.perf_counter()
+    _render_loop(cfg, n // 2)
+    one = time.perf_counter() - t
+    procs = [
+        mp.get_context("fork").Process(target=_render_loop, args=(cfg, n // 2)) for _ in range(2)
+    ]
+    t = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    both = time.perf_counter() - t
+    print(f"machine ceiling: 2 processes rendering side by side do {2 * one / both:.2f}x the work "
+          "of one in the same time")
 
 
 def main():
@@ -146,9 +192,14 @@ def main():
     print("\nTNFW subhalos (hst_cdm, profile tnfw):")
     for mean in (100, 300):
         for method in ("table", "exact"):
-            cfg = load_sim_config(PRESETS / "hst_cdm.yaml", [
-                "substructure.profile=tnfw", f"substructure.method={method}",
-                f"params.n_subhalos_mean={mean}"])
+            cfg = load_sim_config(
+                PRESETS / "hst_cdm.yaml",
+                [
+                    "substructure.profile=tnfw",
+                    f"substructure.method={method}",
+                    f"params.n_subhalos_mean={mean}",
+                ],
+            )
             compare(f"  {mean} TNFW, {method}", cfg, n_ours // 2, n_naive)
             if method == "table":
                 tnfw_accuracy(cfg)

@@ -81,7 +81,7 @@ class SimConfig:
         if self.num_pix is not None:
             inst = dataclasses.replace(inst, num_pix=self.num_pix)
         self.inst = inst
-        self.instrument = {k: v for k, v in to_dict(inst).items()}
+        self.instrument = to_dict(inst)
 
         sub = dict(self.substructure)
         kind = sub.pop("kind", "none")
