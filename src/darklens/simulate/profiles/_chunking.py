@@ -54,6 +54,10 @@ def summed_over_components(
     xf, yf = x.ravel(), y.ravel()
     m = xf.size
     n = params[0].size if params else 1
+    if n == 1 and m <= max_pairs:  # one component (a vortex): no (M, 1) temporaries to sum
+        parts = kernel(xf, yf, *(p[0] for p in params))
+        result = tuple(np.asarray(a, dtype=float).reshape(shape) for a in parts)
+        return tuple(float(a) for a in result) if shape == () else result
     out = [np.zeros(m) for _ in range(n_out)]
     # Chunk over rays too, so a single component on a huge ray set also respects the bound.
     ray_step = max(1, min(m, max_pairs))
