@@ -62,3 +62,35 @@ def add_radial_profiles(x, y, xc, yc, inv_scale2, amp, table, inv_du, far, ax, a
             s = a * h[i]
             ax[i] += s * (x[i] - cx)
             ay[i] += s * (y[i] - cy)
+
+
+@numba.njit(cache=True, fastmath=True)
+def segment_geometry(x, y, x0, y0, c, s, half_length, eps2, da2, db2, num, den):
+    """Per ray, for one segment: squared distances to both ends (floored at eps2) and the
+    numerator / denominator of the subtended angle, atan2(num, den) = atan2(2Lv, |w|^2 - L^2).
+
+    Rays exactly on the segment get num = 0, den = 1 (angle 0: the mean of the two one-sided
+    limits of the perpendicular deflection).
+    """
+    big_l = half_length
+    for i in range(x.size):
+        dx = x[i] - x0
+        dy = y[i] - y0
+        u = dx * c + dy * s
+        v = dy * c - dx * s
+        up = u + big_l
+        um = u - big_l
+        v2 = v * v
+        da2[i] = max(up * up + v2, eps2)
+        db2[i] = max(um * um + v2, eps2)
+        on_line = v == 0.0 and abs(u) < big_l
+        num[i] = 0.0 if on_line else 2.0 * big_l * v
+        den[i] = 1.0 if on_line else up * um + v2
+
+
+@numba.njit(cache=True, fastmath=True)
+def add_rotated(par, perp, c, s, ax, ay):
+    """ax, ay += the vector with components (par, perp) in a frame rotated by (c, s)."""
+    for i in range(par.size):
+        ax[i] += par[i] * c - perp[i] * s
+        ay[i] += par[i] * s + perp[i] * c

@@ -24,6 +24,7 @@ import numpy as np
 from lenstronomy.LensModel.Profiles.base_profile import LensProfileBase
 
 from darklens.simulate.profiles._chunking import as_components, summed_over_components
+from darklens.simulate.profiles._kernels import add_rotated, segment_geometry
 from darklens.simulate.profiles.point_mass import point_mass_deflection
 
 __all__ = [
@@ -44,22 +45,6 @@ def _local(x, y, x0, y0, angle):
     c, s = np.cos(angle), np.sin(angle)
     dx, dy = x - x0, y - y0
     return dx * c + dy * s, -dx * s + dy * c, c, s
-
-
-def _deflection_kernel(x, y, x0, y0, half_length, angle, lambda_k):
-    u, v, c, s = _local(x, y, x0, y0, angle)
-    big_l = half_length
-    # Squared distances to the ends, floored so a ray exactly on an end stays finite.
-    d_a2 = np.maximum((u + big_l) ** 2 + v**2, _EPS**2)
-    d_b2 = np.maximum((u - big_l) ** 2 + v**2, _EPS**2)
-    a_par = lambda_k / (2.0 * np.pi) * np.log(d_a2 / d_b2)
-    # arg((w + L) / (w - L)) = atan2(-2 L v, u^2 + v^2 - L^2); perp = -(lambda/pi) * that.
-    dphi = np.arctan2(2.0 * big_l * v, u**2 + v**2 - big_l**2)
-    # Exactly on the segment the deflection jumps by 2 lambda across it; return the mean of
-    # the two one-sided limits (zero perpendicular part) instead of an arbitrary branch.
-    on_line = (v == 0.0) & (np.abs(u) < big_l)
-    a_perp = np.where(on_line, 0.0, lambda_k / np.pi * dphi)
-    return a_par * c - a_perp * s, a_par * s + a_perp * c
 
 
 def _potential_kernel(x, y, x0, y0, half_length, angle, lambda_k):
@@ -111,8 +96,24 @@ def segment_deflection(x, y, x0, y0, half_length, angle, lambda_k):
         Summed deflection (arcsec) with the rays' shape. Rays exactly on a segment get the
         mean of the two one-sided limits; rays on an end point get a large but finite value.
     """
-    params = as_components(x0, y0, half_length, angle, lambda_k)
-    return summed_over_components(_deflection_kernel, x, y, params, 2)
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    shape, xf, yf = x.shape, x.ravel(), y.ravel()
+    ax, ay = np.zeros(xf.size), np.zeros(xf.size)
+    da2, db2, num, den = (np.empty(xf.size) for _ in range(4))
+    # compiled loops for the arithmetic, numpy's SIMD log and arctan2 for the two
+    # transcendental functions: ~4x faster than whole-array numpy expressions
+    for x0_, y0_, half, ang, lam in zip(*as_components(x0, y0, half_length, angle, lambda_k),
+                                        strict=True):
+        c, s = np.cos(ang), np.sin(ang)
+        segment_geometry(xf, yf, x0_, y0_, c, s, half, _EPS**2, da2, db2, num, den)
+        par = np.log(np.divide(da2, db2, out=da2), out=da2)
+        par *= lam / (2.0 * np.pi)
+        perp = np.arctan2(num, den, out=num)
+        perp *= lam / np.pi
+        add_rotated(par, perp, c, s, ax, ay)
+    if shape == ():
+        return float(ax[0]), float(ay[0])
+    return ax.reshape(shape), ay.reshape(shape)
 
 
 def segment_potential(x, y, x0, y0, half_length, angle, lambda_k):
