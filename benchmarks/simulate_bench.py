@@ -85,12 +85,17 @@ def naive_render(cfg, scene, rng_noise):
     return add_noise(image, scene.exposure_time, scene.background_rms, rng_noise), len(models)
 
 
-def rate(fn, n):
-    fn(0)  # warm-up (numba compilation, caches)
-    t = time.perf_counter()
-    for i in range(1, n + 1):
-        fn(i)
-    return n / (time.perf_counter() - t)
+def rate(fn, n, rounds=3):
+    """Images/s: the best of ``rounds`` timed rounds of ``n`` calls (a shared machine's
+    hiccups only ever slow a round down), after one warm-up call (compilation, caches)."""
+    fn(0)
+    best = 0.0
+    for r in range(rounds):
+        t = time.perf_counter()
+        for i in range(1 + r * n, 1 + (r + 1) * n):
+            fn(i)
+        best = max(best, n / (time.perf_counter() - t))
+    return best
 
 
 def compare(name, cfg, n_ours, n_naive):
@@ -100,7 +105,7 @@ def compare(name, cfg, n_ours, n_naive):
         scene, rng_noise = scene_at(cfg, i)
         renderer.render(scene, rng_noise)
 
-    scenes = [scene_at(cfg, i) for i in range(n_naive + 1)]
+    scenes = [scene_at(cfg, i) for i in range(3 * n_naive + 1)]
     profiles = []
 
     def naive(i):
@@ -153,11 +158,12 @@ def workers_speedup(n):
 
     cfg = load_sim_config(PRESETS / "model1_vortex.yaml")
     with tempfile.TemporaryDirectory() as tmp:
-        times = {}
-        for w in (1, 2):
-            t = time.perf_counter()
-            run(cfg, out=Path(tmp) / f"w{w}.h5", n=n, workers=w, progress=False)
-            times[w] = time.perf_counter() - t
+        times = {1: np.inf, 2: np.inf}
+        for attempt in range(2):  # best of two, as in rate()
+            for w in (1, 2):
+                t = time.perf_counter()
+                run(cfg, out=Path(tmp) / f"w{w}-{attempt}.h5", n=n, workers=w, progress=False)
+                times[w] = min(times[w], time.perf_counter() - t)
     print(
         f"\nmodel1_vortex, {n} images written: 1 worker {n / times[1]:.1f} img/s, "
         f"2 workers {n / times[2]:.1f} img/s -> speed-up {times[1] / times[2]:.2f}x"
@@ -183,7 +189,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images per measurement")
     args = parser.parse_args()
-    n_ours, n_naive, n_workers = (20, 3, 160) if args.quick else (60, 8, 640)
+    n_ours, n_naive, n_workers = (10, 2, 160) if args.quick else (40, 5, 640)
 
     print(f"{'preset':<34} {'profiles':>9} {'ours img/s':>10} {'naive':>10} {'ratio':>9}")
     for path in sorted(PRESETS.glob("*.yaml")):
