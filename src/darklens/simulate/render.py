@@ -104,7 +104,7 @@ class Renderer:
 
     def __init__(self, cfg: SimConfig):
         _keep_freed_memory()
-        inst = self.instrument = cfg.inst
+        inst = cfg.inst
         self.noise = cfg.noise
         n, s = inst.num_pix, cfg.supersampling
         half = (n - 1) / 2.0
