@@ -9,6 +9,7 @@ next to every output and fed back in unchanged.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import types
@@ -67,7 +68,8 @@ def load_yaml(path: str | Path) -> dict:
 
 
 def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
-    """Apply ``dotted.key=value`` strings; values are parsed as YAML (``1e-3``, ``[1, 2]``)."""
+    """Apply ``dotted.key=value`` strings to a copy of ``data``; values are parsed as YAML."""
+    data = copy.deepcopy(data)
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
