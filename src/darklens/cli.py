@@ -47,6 +47,26 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from darklens.train.config import load_train_config
+    from darklens.train.loop import train
+
+    if args.resume:
+        source = Path(args.resume) / "config.yaml"
+        if args.config or args.set:
+            raise DarklensError("--resume continues a run with its own config.yaml; "
+                                "give no CONFIG or --set with it")
+    elif args.config:
+        source = args.config
+    else:
+        raise DarklensError("give a training CONFIG (e.g. configs/train/demo.yaml) or --resume RUN")
+    cfg = load_train_config(source, args.set)
+    state = train(cfg, resume=args.resume)
+    run = Path(args.resume) if args.resume else cfg.out
+    print(f"best epoch {state['best_epoch']} (val loss {state['best']:.5g}): {run / 'best'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="darklens",
@@ -68,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("train", help="train a regressor on simulated datasets (accelerate)")
+    p.add_argument("config", nargs="?", help="training config YAML, e.g. configs/train/demo.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, dotted (repeatable): --set optim.lr=3e-4")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.set_defaults(func=_train)
 
     p = sub.add_parser("merge", help="combine shard files into one dataset (no copying)")
     p.add_argument("out", help="merged dataset file to write")

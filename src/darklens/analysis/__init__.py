@@ -1,0 +1,1 @@
+"""Metrics, calibration and plots of predictions (numbers and drawing kept apart)."""

@@ -1,0 +1,1 @@
+"""Training: config, optimisers (SAM), the loop, and the model export."""
