@@ -58,7 +58,7 @@ def ours(data, backbone, batch, steps, tmp):
     """darklens train() for two epochs of ``steps`` steps; images/s of the second epoch."""
     cfg = load_train_config({
         "data": {"files": [str(data)], "targets": ["log10_halo_mass"], "augment": True,
-                 "split": [steps * batch / 2048 + 1e-9, 0.05, 0.0], "num_workers": 2},
+                 "split": [steps * batch / 2048 + 1e-9, 0.05, 0.0]},
         "model": {"backbone": backbone, "head": {"kind": "point", "loss": "mse"}},
         "optim": {"lr": 1e-3, "warmup_epochs": 0.0, "grad_clip": 0.0},
         "train": {"epochs": 2, "batch_size": batch, "out": str(tmp / "run"), "progress": False},
@@ -100,11 +100,14 @@ def main():
         images = ImageNorm(stretch="asinh").fit(ds.load_images(np.arange(512))).apply(
             ds.load_images(np.arange(512)))
         targets = np.asarray(ds.raw_targets[:512], np.float32)
-        bare = bare_torch(args.backbone, images, targets, args.batch, args.steps)
+        # bare torch before and after darklens: a shared machine's speed drifts over minutes
+        before = bare_torch(args.backbone, images, targets, args.batch, args.steps)
         mine = ours(data, args.backbone, args.batch, args.steps, tmp)
+        after = bare_torch(args.backbone, images, targets, args.batch, args.steps)
+        bare = (before + after) / 2
         reads = read_rate(data, args.batch, 60)
     print(f"{args.backbone}, 1x64x64, batch {args.batch}, CPU ({torch.get_num_threads()} threads)")
-    print(f"  bare torch loop      {bare:8.1f} img/s")
+    print(f"  bare torch loop      {bare:8.1f} img/s  (before {before:.1f}, after {after:.1f})")
     print(f"  darklens train()     {mine:8.1f} img/s  -> {mine / bare:.3f} of bare torch "
           f"({(1 - mine / bare) * 100:+.1f} % slower)")
     print(f"  DataLoader reading   {reads:8.1f} img/s  -> {reads / mine:.1f}x the training rate")

@@ -164,3 +164,46 @@ def test_bad_names_are_reported_before_training(halo_data, tmp_path, section, me
     with pytest.raises(DarklensError, match=message) as info:
         loop.train(cfg)
     assert "\n" not in str(info.value)
+
+
+def test_frozen_backbone_epochs_train_only_the_head(halo_data, tmp_path):
+    cfg = _cfg(halo_data, tmp_path / "run", train={"epochs": 1},
+               model={"freeze_backbone_epochs": 1})
+    torch.manual_seed(0)
+    from darklens.models.build import build_model
+
+    fresh = build_model(cfg.model, 1, 32, 1, 0)
+    loop.train(cfg)
+    trained, _ = load_export(tmp_path / "run")
+    before, after = fresh.state_dict(), trained.state_dict()
+    ids = {id(p) for p in trained.backbone_parameters()}
+    backbone = {n for n, p in trained.named_parameters() if id(p) in ids}
+    assert backbone
+    for name in backbone:  # same seed -> same init; frozen -> unchanged
+        torch.testing.assert_close(after[name], before[name], msg=name)
+    head = [n for n, _ in trained.named_parameters() if n not in backbone]
+    assert any(not torch.equal(after[n], before[n]) for n in head)
+
+
+def test_sam_ema_accumulation_inputs_and_early_stopping_run(halo_data, tmp_path):
+    cfg = _cfg(halo_data, tmp_path / "sam", optim={"name": "sgd", "sam": True, "lr": 1e-2},
+               train={"epochs": 2, "ema_decay": 0.9}, data={"inputs": ["z_lens", "theta_E"]})
+    state = loop.train(cfg)
+    assert np.isfinite(state["best"])
+    _, meta = load_export(tmp_path / "sam")
+    assert meta["inputs"] == ["z_lens", "theta_E"] and meta["input_norm"]["names"] == [
+        "z_lens", "theta_E"]
+    acc = _cfg(halo_data, tmp_path / "acc", optim={"lr": 1e-9, "warmup_epochs": 0.0},
+               train={"epochs": 6, "grad_accum": 2, "early_stop_patience": 1})
+    state = loop.train(acc)
+    assert state["epoch"] < 6  # a learning rate of 1e-9 cannot improve: stopped early
+
+
+@pytest.mark.parametrize("name", ["demo", "resnet18", "nll", "sam", "fusion_multistage",
+                                  "fusion_multibackbone"])
+def test_shipped_training_configs_are_valid(name):
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "configs" / "train" / f"{name}.yaml"
+    cfg = load_train_config(path)
+    assert cfg.data.files and not cfg.model.pretrained

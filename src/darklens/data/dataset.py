@@ -311,6 +311,8 @@ class LensDataset(Dataset):
         _check_finite(raw_x, self.inputs, "input", self.indices, self.offsets, self.paths)
         #: targets of the served rows in their stored units, float64 (N, T): for fitting norms
         self.raw_targets = raw_t
+        #: known inputs of the served rows in their stored units, float64 (N, I)
+        self.raw_inputs = raw_x
         enc = target_norm.encode(raw_t) if target_norm is not None else raw_t
         self._targets = np.ascontiguousarray(enc, dtype=np.float32)
         self._inputs = np.ascontiguousarray(raw_x, dtype=np.float32)

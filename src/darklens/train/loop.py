@@ -59,6 +59,8 @@ def _build_data(cfg: TrainConfig):
         )
     probe = LensDataset(d.files, d.targets, d.inputs, split["train"])
     target_norm = TargetNorm.fit(probe.raw_targets, d.targets)
+    # known inputs (redshifts, exposure) are standardised too, with their own statistics
+    input_norm = TargetNorm.fit(probe.raw_inputs, d.inputs) if d.inputs else None
     # image statistics from (up to) the first 512 training images
     first = probe.load_images(np.arange(min(512, len(probe))))
     image_norm = ImageNorm(mode=d.image_norm, stretch=d.stretch).fit(first)
@@ -66,14 +68,26 @@ def _build_data(cfg: TrainConfig):
         d.files, d.targets, d.inputs, idx, augment=aug, image_norm=image_norm,
         target_norm=target_norm, seed=cfg.train.seed,
     )
-    return info, make(split["train"], d.augment), make(split["val"], False), image_norm, target_norm
+    norms = {"image": image_norm, "target": target_norm, "input": input_norm}
+    return info, make(split["train"], d.augment), make(split["val"], False), norms
+
+
+def _inputs(batch, norms):
+    x = batch["inputs"]
+    return norms["input"].encode(x) if norms["input"] is not None else x
 
 
 def _loader(ds, cfg: TrainConfig, train: bool):
+    import os
+
     sampler = EpochSampler(len(ds), cfg.train.seed) if train else None
+    workers = cfg.data.num_workers
+    if workers is None:
+        workers = min(8, (os.cpu_count() or 2) // 2) if torch.cuda.is_available() else 0
     return torch.utils.data.DataLoader(
         ds, batch_size=cfg.train.batch_size, sampler=sampler, drop_last=train,
-        num_workers=cfg.data.num_workers, pin_memory=torch.cuda.is_available(),
+        num_workers=workers, pin_memory=torch.cuda.is_available(),
+        persistent_workers=workers > 0,  # set_epoch reaches them (shared memory)
     )
 
 
@@ -81,21 +95,21 @@ def _checkpoints(run: Path) -> list[Path]:
     return sorted((run / "checkpoints").glob("epoch_*"))
 
 
-def _evaluate(model, loader, accelerator, target_norm, head):
+def _evaluate(model, loader, accelerator, norms, head):
     """Validation loss (standardised units, mean over samples) and true / predicted values in
     physical units; every process gets the same numbers whatever the process count."""
     model.eval()
     outs, trues = [], []
     with torch.no_grad():
         for batch in loader:
-            out = model(batch["image"], batch["inputs"])
+            out = model(batch["image"], _inputs(batch, norms))
             outs.append(accelerator.gather_for_metrics({k: v.float() for k, v in out.items()}))
             trues.append(accelerator.gather_for_metrics(batch["target"].float()))
     out = {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
     true = torch.cat(trues)
     val_loss = float(head.loss(out, true))
-    return (val_loss, target_norm.decode_mean(true.cpu().numpy()),
-            target_norm.decode_mean(out["mean"].cpu().numpy()))
+    decode = norms["target"].decode_mean
+    return val_loss, decode(true.cpu().numpy()), decode(out["mean"].cpu().numpy())
 
 
 def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
@@ -131,7 +145,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
     set_seed(cfg.train.seed)
 
     # data and model
-    info, train_ds, val_ds, image_norm, target_norm = _build_data(cfg)
+    info, train_ds, val_ds, norms = _build_data(cfg)
     bands, size = info.image_shape[0], info.image_shape[-1]
     model = build_model(cfg.model, bands, size, len(cfg.data.targets), len(cfg.data.inputs))
     if cfg.train.channels_last:
@@ -191,15 +205,16 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
             x = batch["image"]
             if cfg.train.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
+            known = _inputs(batch, norms)
             with accelerator.accumulate(model):
-                out = model(x, batch["inputs"])
+                out = model(x, known)
                 loss = head.loss(out, batch["target"])
                 accelerator.backward(loss)
                 if sam is not None:
                     sam.ascend()
                     optimizer.zero_grad()
                     with frozen_bn_stats(model):
-                        accelerator.backward(head.loss(model(x, batch["inputs"]), batch["target"]))
+                        accelerator.backward(head.loss(model(x, known), batch["target"]))
                 if accelerator.sync_gradients and cfg.optim.grad_clip > 0:
                     accelerator.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
                 if frozen:
@@ -220,7 +235,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
                                               "sum")) / seen
 
         eval_model = ema.module if ema is not None else model
-        val_loss, true, pred = _evaluate(eval_model, val_loader, accelerator, target_norm, head)
+        val_loss, true, pred = _evaluate(eval_model, val_loader, accelerator, norms, head)
         metrics = regression_metrics(true, pred)
         row = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[-1], "train_loss": train_loss,
                "val_loss": val_loss, "images_per_s": rate}
@@ -238,7 +253,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
                     writer.add_scalar(key, value, epoch + 1)
             if improved:
                 save_export(run / "best", accelerator.unwrap_model(eval_model), _meta(
-                    cfg, accelerator.unwrap_model(model), info, image_norm, target_norm, row))
+                    cfg, accelerator.unwrap_model(model), info, norms, row))
         _save_checkpoint(accelerator, run, epoch + 1, state, ema, cfg.train.keep_checkpoints)
         if cfg.train.early_stop_patience and state["bad_epochs"] >= cfg.train.early_stop_patience:
             break
@@ -288,14 +303,15 @@ def _versions() -> dict:
             "accelerate": accelerate.__version__, "numpy": np.__version__}
 
 
-def _meta(cfg, model, info, image_norm, target_norm, row) -> dict:
+def _meta(cfg, model, info, norms, row) -> dict:
     return {
         "model_spec": model.model_spec(),
         "targets": list(cfg.data.targets),
         "inputs": list(cfg.data.inputs),
         "image_shape": list(info.image_shape),
-        "image_norm": image_norm.to_dict(),
-        "target_norm": target_norm.to_dict(),
+        "image_norm": norms["image"].to_dict(),
+        "target_norm": norms["target"].to_dict(),
+        "input_norm": norms["input"].to_dict() if norms["input"] is not None else None,
         "head": cfg.model.head,
         "epoch": row["epoch"],
         "val_metrics": row,
