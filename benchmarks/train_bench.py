@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from darklens.data.dataset import LensDataset, split_indices
+from darklens.data.catalog import split_indices
+from darklens.data.dataset import LensDataset
 from darklens.data.normalize import ImageNorm
 from darklens.simulate import run
 from darklens.train import loop

@@ -11,7 +11,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from darklens.data.dataset import LensDataset, describe, read_columns, split_indices
+from darklens.data.catalog import describe, read_columns, split_indices
+from darklens.data.dataset import LensDataset
 from darklens.data.merge import merge
 from darklens.data.normalize import ImageNorm, TargetNorm
 from darklens.errors import DarklensError

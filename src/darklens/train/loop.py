@@ -46,7 +46,8 @@ class EpochSampler(torch.utils.data.Sampler):
 
 def _build_data(cfg: TrainConfig):
     """Datasets for train/val with normalisations fitted on the training split."""
-    from darklens.data.dataset import LensDataset, describe, split_indices
+    from darklens.data.catalog import describe, split_indices
+    from darklens.data.dataset import LensDataset
     from darklens.data.normalize import ImageNorm, TargetNorm
 
     d = cfg.data
