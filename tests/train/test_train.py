@@ -207,3 +207,13 @@ def test_shipped_training_configs_are_valid(name):
     path = Path(__file__).parents[2] / "configs" / "train" / f"{name}.yaml"
     cfg = load_train_config(path)
     assert cfg.data.files and not cfg.model.pretrained
+
+
+def test_an_existing_run_is_never_overwritten(halo_data, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(DarklensError, match="run directory exists and is not empty"):
+        loop.train(_cfg(halo_data, tmp_path / "run"))
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+    with pytest.raises(DarklensError, match="no checkpoints to resume from"):
+        loop.train(_cfg(halo_data, tmp_path / "run"), resume=tmp_path / "run")

@@ -183,10 +183,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
             from safetensors.torch import load_file
 
             ema.module.load_state_dict(load_file(str(ckpts[-1] / "ema.safetensors")))
-    elif main:
-        if run.exists() and any(run.iterdir()):
-            raise DarklensError(f"{run}: run directory exists and is not empty; choose another "
-                                "train.out or resume it with --resume")
+    elif run.exists() and any(run.iterdir()):  # every process checks, so all stop together
+        raise DarklensError(f"{run}: run directory exists and is not empty; choose another "
+                            "train.out or resume it with --resume")
+    accelerator.wait_for_everyone()
+    if main and not resume:
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.yaml").write_text(resolved_yaml(cfg))
         (run / "versions.json").write_text(json.dumps(_versions(), indent=2))
