@@ -67,6 +67,66 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _infer(args: argparse.Namespace) -> int:
+    from darklens.infer.predict import Predictor, predict_paths
+    from darklens.train.export import META
+
+    # leading arguments that are model exports (run dir or best/) form the ensemble
+    paths = [Path(p) for p in args.paths]
+    n = 0
+    while n < len(paths) and ((paths[n] / META).is_file() or (paths[n] / "best" / META).is_file()):
+        n += 1
+    if n == 0:
+        raise DarklensError(f"{paths[0]}: not a model (expected a run directory or its best/ "
+                            "first, then the images)")
+    if n == len(paths):
+        raise DarklensError("no inputs: give image files or folders after the model")
+    predictor = Predictor(paths[:n], tta=args.tta, batch_size=args.batch_size)
+    summary = predict_paths(predictor, paths[n:], Path(args.out), resize=args.resize,
+                            crop=args.crop, strict=args.strict, progress=not args.quiet,
+                            inputs_csv=args.inputs_csv)
+    print(f"predicted {summary.n_ok} images -> {args.out}"
+          + (f"; {summary.n_bad} bad inputs listed in {summary.paths['errors']}"
+             if summary.n_bad else ""))
+    return 0 if summary.n_ok else 1
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from darklens.infer.calibrate import calibrate
+
+    for name, cal in calibrate(args.model, args.datasets, tta=args.tta).items():
+        quantiles = ", ".join(f"{lv:.0%}: {q:.3f}" for lv, q in zip(cal["levels"],
+                                                                   cal["quantiles"], strict=True))
+        print(f"{name}: n={cal['n']}, sigma scale {cal['sigma_scale']:.3f}, conformal |z| "
+              f"quantiles {quantiles}; raw coverage {cal['raw_coverage']}")
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from darklens.analysis.report import analyze
+
+    out = Path(args.out or Path(args.predictions).with_suffix("").name + "_report")
+    analyze(Path(args.predictions), out)
+    print(f"report: {out / 'report.html'} (and report.md, metrics.json, plots)")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from darklens.analysis.compare import compare_runs
+
+    table = compare_runs([Path(r) for r in args.runs], Path(args.out))
+    print(table.to_string(index=False))
+    print(f"wrote {Path(args.out) / 'comparison.md'}, comparison.csv and a bar plot")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from darklens.demo import demo
+
+    demo(args.out, quick=args.quick, workers=args.workers, progress=not args.quiet)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="darklens",
@@ -95,6 +155,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config key, dotted (repeatable): --set optim.lr=3e-4")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("infer", help="predict on folders/files of FITS, NPY, PNG, TIFF or HDF5")
+    p.add_argument("paths", nargs="+", metavar="MODEL... INPUT...",
+                   help="one or more models (run directories or best/; several = an ensemble), "
+                   "then image files or folders (recursive) or darklens .h5 datasets")
+    p.add_argument("--out", required=True, help="predictions table: .csv, .parquet or .nc")
+    p.add_argument("--tta", action="store_true", help="average over the 8 rotations/flips")
+    p.add_argument("--resize", action="store_true", help="resample other sizes to the model's")
+    p.add_argument("--crop", action="store_true", help="centre-crop larger images")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad input")
+    p.add_argument("--inputs-csv", help="CSV with a source column and the known scalar inputs")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_infer)
+
+    p = sub.add_parser("calibrate", help="fit calibrated intervals on held-out labelled data")
+    p.add_argument("model", help="run directory or its best/")
+    p.add_argument("datasets", nargs="+", help="darklens .h5 datasets the model never saw")
+    p.add_argument("--tta", action="store_true")
+    p.set_defaults(func=_calibrate)
+
+    p = sub.add_parser("analyze", help="metrics, calibration plots and a report of predictions")
+    p.add_argument("predictions", help="table written by darklens infer (with true values)")
+    p.add_argument("--out", help="report folder (default: <predictions>_report)")
+    p.set_defaults(func=_analyze)
+
+    p = sub.add_parser("compare", help="compare training runs in one table and plot")
+    p.add_argument("runs", nargs="+", help="run directories from darklens train")
+    p.add_argument("--out", default="comparison", help="output folder (default comparison/)")
+    p.set_defaults(func=_compare)
+
+    p = sub.add_parser("demo", help="the whole path on a small embedded example (~10 min CPU)")
+    p.add_argument("--out", default="darklens-demo", help="folder for everything it makes")
+    p.add_argument("--quick", action="store_true", help="a tiny version (seconds; for CI)")
+    p.add_argument("--workers", type=int, default=2, help="simulation worker processes")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_demo)
 
     p = sub.add_parser("merge", help="combine shard files into one dataset (no copying)")
     p.add_argument("out", help="merged dataset file to write")

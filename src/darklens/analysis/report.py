@@ -1,0 +1,296 @@
+"""``darklens analyze``: metrics, calibration numbers, plots and a Markdown/HTML report of a
+labelled predictions table (as written by ``darklens infer`` plus ``T_true`` columns)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from darklens.analysis import calibration as cal
+from darklens.analysis import plots
+from darklens.analysis.metrics import (
+    crps_gaussian,
+    gaussian_nll,
+    per_bin_metrics,
+    regression_metrics,
+)
+from darklens.errors import DarklensError
+
+__all__ = ["analyze", "read_predictions", "write_text_atomic"]
+
+#: Summary columns of the report's table, in order (key, heading).
+_SUMMARY = [
+    ("n", "n"),
+    ("mae", "MAE"),
+    ("rmse", "RMSE"),
+    ("r2", "R²"),
+    ("bias", "bias"),
+    ("median_abs", "median abs. err"),
+    ("nll", "NLL"),
+    ("crps", "CRPS"),
+    ("miscalibration_area", "miscal. area"),
+    ("pit_ks_pvalue", "PIT KS p"),
+    ("interval_coverage_68", "cov. 68 %"),
+    ("interval_coverage_95", "cov. 95 %"),
+]
+_INTERVAL = re.compile(r"^(?P<target>.+)_lo(?P<level>\d+)$")
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temp name beside ``path``, then rename it onto ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_predictions(path: str | Path):
+    """Read a predictions CSV and find its labelled targets.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+    targets : list of str
+        Targets with both ``T_mean`` and ``T_true`` columns, in table order.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DarklensError(f"{path}: predictions table not found")
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DarklensError(f"{path}: not a readable CSV table ({first})") from None
+    predicted = [c[: -len("_mean")] for c in table.columns if c.endswith("_mean")]
+    if not predicted:
+        raise DarklensError(
+            f"{path}: no '<target>_mean' columns; expected a table written by darklens infer"
+        )
+    targets = [t for t in predicted if f"{t}_true" in table.columns]
+    if not targets:
+        raise DarklensError(
+            f"{path}: no '<target>_true' column for {', '.join(predicted)}; "
+            "analysis needs the true values (add T_true columns)"
+        )
+    return table, targets
+
+
+def _target_metrics(table, name: str, source: Path) -> tuple[dict, dict]:
+    """Metrics of one target and the arrays the plots need."""
+    y = table[f"{name}_true"].to_numpy(float)
+    mu = table[f"{name}_mean"].to_numpy(float)
+    ok = np.isfinite(y) & np.isfinite(mu)  # unlabelled or failed rows carry no information
+    if not ok.any():
+        raise DarklensError(
+            f"{source}: column {name}_true has no row with both a true and a predicted value"
+        )
+    y, mu = y[ok], mu[ok]
+    point = regression_metrics(y[:, None], mu[:, None])
+    out: dict = {"n": int(y.size)}
+    out.update({k: float(v[0]) for k, v in point.items()})
+    out["per_bin"] = per_bin_metrics(y, mu)
+    arrays = {"y": y, "mu": mu, "sigma": None}
+
+    if f"{name}_std" in table.columns:
+        sigma = table[f"{name}_std"].to_numpy(float)[ok]
+        has = np.isfinite(sigma) & (sigma > 0)  # point models write NaN
+        if has.any():
+            ys, ms, ss = y[has], mu[has], sigma[has]
+            levels = cal.DEFAULT_LEVELS
+            cov = cal.coverage(ys, ms, ss, levels)
+            pit_values = cal.pit(ys, ms, ss)
+            ks = cal.pit_ks(pit_values)
+            out.update(
+                {
+                    "n_std": int(has.sum()),
+                    "mean_std": float(ss.mean()),
+                    "nll": gaussian_nll(ys, ms, ss),
+                    "crps": crps_gaussian(ys, ms, ss),
+                    "coverage_levels": [float(v) for v in levels],
+                    "coverage": [float(v) for v in cov],
+                    "miscalibration_area": cal.miscalibration_area(levels, cov),
+                    "pit_ks_stat": ks[0],
+                    "pit_ks_pvalue": ks[1],
+                    "sigma_scale_fit": cal.fit_sigma_scale(ys, ms, ss),
+                }
+            )
+            if has.all():
+                arrays["sigma"] = ss
+            arrays.update(levels=levels, coverage=cov, pit=pit_values, ks=ks)
+
+    # the table's own intervals (possibly conformal-calibrated by infer), at whatever levels
+    for col in table.columns:
+        m = _INTERVAL.match(col)
+        if m and m["target"] == name and f"{name}_hi{m['level']}" in table.columns:
+            lo = table[col].to_numpy(float)[ok]
+            hi = table[f"{name}_hi{m['level']}"].to_numpy(float)[ok]
+            value = cal.interval_coverage(y, lo, hi)
+            if math.isfinite(value):
+                out[f"interval_coverage_{m['level']}"] = value
+    return out, arrays
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def _draw(name: str, m: dict, a: dict, out_dir: Path) -> list[tuple[str, str]]:
+    """Draw one target's figures; returns (caption, file name) pairs."""
+    stem = _safe(name)
+    figs = [
+        ("true vs predicted", f"{stem}_true_vs_pred.png"),
+        ("residuals vs truth", f"{stem}_residuals.png"),
+        ("MAE per bin of the truth", f"{stem}_bin_mae.png"),
+    ]
+    plots.plot_true_vs_pred(a["y"], a["mu"], out_dir / figs[0][1], sigma=a["sigma"], name=name)
+    plots.plot_residuals(a["y"], a["mu"], out_dir / figs[1][1], per_bin=m["per_bin"], name=name)
+    plots.plot_bin_mae(m["per_bin"], out_dir / figs[2][1], name=name)
+    if "coverage" in a:
+        extra = {}
+        own = [
+            (int(k.rsplit("_", 1)[1]) / 100, v)
+            for k, v in m.items()
+            if k.startswith("interval_coverage_")
+        ]
+        if own:
+            extra["table's intervals"] = tuple(zip(*sorted(own), strict=True))
+        figs.append(("reliability (coverage)", f"{stem}_coverage.png"))
+        plots.plot_coverage(
+            a["levels"], a["coverage"], out_dir / figs[-1][1], name=name, extra=extra
+        )
+        figs.append(("PIT histogram", f"{stem}_pit.png"))
+        plots.plot_pit(a["pit"], out_dir / figs[-1][1], name=name, ks=a["ks"])
+    return figs
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, int):
+        return str(v)
+    return "–" if not math.isfinite(v) else f"{v:.4g}"
+
+
+def _json_ready(obj):
+    """NaN/inf become null: strict JSON readers (browsers, jq) reject NaN."""
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _markdown(source: Path, metrics: dict, figures: dict) -> str:
+    keys = [(k, h) for k, h in _SUMMARY if any(k in m for m in metrics.values())]
+    lines = [
+        f"# darklens analysis of `{source.name}`",
+        "",
+        "| target | " + " | ".join(h for _, h in keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+    for name, m in metrics.items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(m.get(k)) for k, _ in keys) + " |")
+    for name, m in metrics.items():
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            "| bin of truth | n | MAE | RMSE | bias |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| [{_fmt(b['lo'])}, {_fmt(b['hi'])}] | {b['n']} | {_fmt(b['mae'])} | "
+            f"{_fmt(b['rmse'])} | {_fmt(b['bias'])} |"
+            for b in m["per_bin"]
+        ]
+        lines.append("")
+        lines += [f"![{cap}]({fname})" for cap, fname in figures[name]]
+    return "\n".join(lines) + "\n"
+
+
+def _html(source: Path, metrics: dict, figures: dict) -> str:
+    e = html.escape
+    keys = [(k, h) for k, h in _SUMMARY if any(k in m for m in metrics.values())]
+    rows = "".join(
+        f"<tr><td>{e(name)}</td>" + "".join(f"<td>{_fmt(m.get(k))}</td>" for k, _ in keys) + "</tr>"
+        for name, m in metrics.items()
+    )
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>darklens analysis: {e(source.name)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+        "img{max-width:32%;margin:4px}</style></head><body>",
+        f"<h1>darklens analysis of <code>{e(source.name)}</code></h1>",
+        "<table><tr><th>target</th>" + "".join(f"<th>{e(h)}</th>" for _, h in keys) + "</tr>",
+        rows,
+        "</table>",
+    ]
+    for name, m in metrics.items():
+        parts.append(
+            f"<h2>{e(name)}</h2><table><tr><th>bin of truth</th><th>n</th><th>MAE</th>"
+            "<th>RMSE</th><th>bias</th></tr>"
+        )
+        parts += [
+            f"<tr><td>[{_fmt(b['lo'])}, {_fmt(b['hi'])}]</td><td>{b['n']}</td>"
+            f"<td>{_fmt(b['mae'])}</td><td>{_fmt(b['rmse'])}</td><td>{_fmt(b['bias'])}</td>"
+            "</tr>"
+            for b in m["per_bin"]
+        ]
+        parts.append("</table><div>")
+        parts += [
+            f"<img src='{e(fname)}' alt='{e(cap)}' title='{e(cap)}'>"
+            for cap, fname in figures[name]
+        ]
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def analyze(predictions_csv: str | Path, out_dir: str | Path) -> dict:
+    """Analyse a labelled predictions table and write a report.
+
+    Parameters
+    ----------
+    predictions_csv : path
+        CSV with ``T_mean`` and ``T_true`` (and, for probabilistic models, ``T_std`` and
+        ``T_lo68``/``T_hi68``/... interval) columns per target ``T``.
+    out_dir : path
+        Created if needed; receives ``metrics.json``, PNG plots, ``report.md`` and
+        ``report.html`` (images linked by relative name). Every file is written atomically.
+
+    Returns
+    -------
+    dict
+        Per labelled target: ``n``, ``mae``, ``rmse``, ``r2``, ``bias``, ``median_abs``,
+        ``per_bin``; with a finite std also ``nll``, ``crps``, ``coverage_levels``,
+        ``coverage``, ``miscalibration_area``, ``pit_ks_stat``, ``pit_ks_pvalue``,
+        ``mean_std``, ``sigma_scale_fit`` (the sigma scale this set would need); and
+        ``interval_coverage_LL`` for each of the table's ``T_loLL``/``T_hiLL`` intervals.
+        NaN values are written to ``metrics.json`` as null.
+    """
+    source, out_dir = Path(predictions_csv), Path(out_dir)
+    table, targets = read_predictions(source)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics, figures = {}, {}
+    for name in targets:
+        metrics[name], arrays = _target_metrics(table, name, source)
+        figures[name] = _draw(name, metrics[name], arrays, out_dir)
+    write_text_atomic(out_dir / "metrics.json", json.dumps(_json_ready(metrics), indent=2))
+    write_text_atomic(out_dir / "report.md", _markdown(source, metrics, figures))
+    write_text_atomic(out_dir / "report.html", _html(source, metrics, figures))
+    return metrics

@@ -1,0 +1,1 @@
+"""Inference: read images, predict with one model or an ensemble, write tables."""

@@ -1,0 +1,170 @@
+"""predict_paths end to end: tables, errors file, strict mode, known inputs, output formats."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+
+from darklens.errors import DarklensError
+from darklens.infer.predict import Predictor, predict_paths
+from darklens.infer.readers import BadInput
+from darklens.simulate import run
+from tests.conftest import tiny
+from tests.infer.conftest import TARGET, export
+from tests.infer.test_readers import _bad_files
+
+COLUMNS = ["source"] + [f"{TARGET}_{c}" for c in ("mean", "std", "lo68", "hi68", "lo95", "hi95")]
+
+
+def _good(d, n=3):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        paths.append(d / f"good{i}.npy")
+        np.save(paths[-1], rng.uniform(1, 10, (32, 32)).astype(np.float32))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return run(tiny(n=5), out=tmp_path_factory.mktemp("data") / "d.h5", progress=False)
+
+
+def test_bad_inputs_are_listed_while_good_ones_are_predicted(tmp_path, model_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    expected = _bad_files(src)
+    good = _good(src)
+    summary = predict_paths(Predictor([model_dir]), [src], tmp_path / "out.csv", progress=False)
+    assert (summary.n_ok, summary.n_bad) == (len(good), len(expected))
+    table = pd.read_csv(summary.paths["table"])
+    assert list(table.columns) == COLUMNS
+    assert sorted(table["source"]) == sorted(str(p) for p in good)
+    assert table.notna().all().all()
+    assert (table[f"{TARGET}_lo95"] < table[f"{TARGET}_lo68"]).all()
+    assert (table[f"{TARGET}_lo68"] < table[f"{TARGET}_mean"]).all()
+    assert (table[f"{TARGET}_mean"] < table[f"{TARGET}_hi68"]).all()
+    errors = pd.read_csv(tmp_path / "out.errors.csv")
+    reasons = {
+        os.path.basename(p): r for p, r in zip(errors["path"], errors["reason"], strict=True)
+    }
+    assert set(reasons) == set(expected)
+    for name, words in expected.items():
+        assert words in reasons[name], (name, reasons[name])
+
+
+def test_wrong_size_is_bad_unless_resized(tmp_path, model_dir):
+    np.save(tmp_path / "big.npy", np.ones((40, 40), np.float32))
+    predictor = Predictor([model_dir])
+    s = predict_paths(predictor, [tmp_path / "big.npy"], tmp_path / "a.csv", progress=False)
+    assert (s.n_ok, s.n_bad) == (0, 1)
+    assert "40x40, the model expects 32x32" in pd.read_csv(s.paths["errors"])["reason"][0]
+    for option in ("resize", "crop"):
+        s = predict_paths(
+            predictor,
+            [tmp_path / "big.npy"],
+            tmp_path / f"{option}.csv",
+            progress=False,
+            **{option: True},
+        )
+        assert (s.n_ok, s.n_bad) == (1, 0)
+
+
+def test_strict_raises_on_the_first_bad_input(tmp_path, model_dir):
+    _good(tmp_path, 1)
+    np.save(tmp_path / "zero.npy", np.zeros((32, 32)))
+    with pytest.raises(BadInput, match=r"zero\.npy: image is all zeros"):
+        predict_paths(
+            Predictor([model_dir]), [tmp_path], tmp_path / "o.csv", strict=True, progress=False
+        )
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_hdf5_predictions_carry_the_true_value(tmp_path, model_dir, dataset):
+    s = predict_paths(
+        Predictor([model_dir], tta=True), [dataset], tmp_path / "o.csv", progress=False
+    )
+    table = pd.read_csv(s.paths["table"])
+    import h5py
+
+    with h5py.File(dataset) as f:
+        stored = f[TARGET][()]
+    assert list(table["source"]) == [f"{dataset}#{k}" for k in range(5)]
+    assert np.allclose(table[f"{TARGET}_true"], stored)
+    assert list(table.columns) == [*COLUMNS, f"{TARGET}_true"]
+
+
+def test_netcdf_output(tmp_path, model_dir, dataset):
+    import xarray as xr
+
+    s = predict_paths(Predictor([model_dir]), [dataset], tmp_path / "o.nc", progress=False)
+    with xr.open_dataset(s.paths["table"], engine="h5netcdf") as ds:
+        assert ds.sizes["row"] == 5 and str(ds["source"].values[0]).endswith("d.h5#0")
+        assert np.all(np.isfinite(ds[f"{TARGET}_std"].values))
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_output_is_atomic(tmp_path, model_dir, monkeypatch):
+    _good(tmp_path, 1)
+    out = tmp_path / "o.csv"
+    out.write_text("previous\n")
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    with pytest.raises(RuntimeError):
+        predict_paths(Predictor([model_dir]), [tmp_path / "good0.npy"], out, progress=False)
+    assert out.read_text() == "previous\n"
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_parquet_without_pyarrow_is_one_line(tmp_path, model_dir, monkeypatch):
+    # pretend pyarrow is absent even where it is installed
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
+    with pytest.raises(DarklensError, match=r"pip install pyarrow") as err:
+        predict_paths(Predictor([model_dir]), [tmp_path], tmp_path / "o.parquet", progress=False)
+    assert "\n" not in str(err.value)
+    with pytest.raises(DarklensError, match="unsupported output suffix"):
+        predict_paths(Predictor([model_dir]), [tmp_path], tmp_path / "o.xlsx", progress=False)
+
+
+def test_known_inputs_from_header_csv_and_dataset(tmp_path, dataset):
+    model = export(tmp_path / "m", inputs=("z_lens",))
+    img = np.random.default_rng(0).uniform(1, 2, (32, 32)).astype(np.float32)
+    hdu = fits.PrimaryHDU(img)
+    hdu.header["Z_LENS"] = 0.5
+    hdu.writeto(tmp_path / "with.fits")
+    hdu.header["ZL"] = 0.5
+    del hdu.header["Z_LENS"]
+    hdu.writeto(tmp_path / "custom.fits")
+    np.save(tmp_path / "from_csv.npy", img)
+    np.save(tmp_path / "without.npy", img)
+    pd.DataFrame({"source": ["from_csv.npy"], "z_lens": [0.5]}).to_csv(tmp_path / "in.csv")
+    predictor = Predictor([model])
+    paths = [tmp_path / n for n in ("with.fits", "from_csv.npy", "without.npy")] + [dataset]
+    s = predict_paths(
+        predictor, paths, tmp_path / "o.csv", progress=False, inputs_csv=tmp_path / "in.csv"
+    )
+    assert (s.n_ok, s.n_bad) == (7, 1)
+    errors = pd.read_csv(s.paths["errors"])
+    assert errors["path"][0].endswith("without.npy") and "z_lens" in errors["reason"][0]
+    table = pd.read_csv(s.paths["table"])
+    # the same image with the same input gives the same prediction, whatever its source
+    assert table[f"{TARGET}_mean"][0] == pytest.approx(table[f"{TARGET}_mean"][1])
+    s = predict_paths(
+        predictor,
+        [tmp_path / "custom.fits"],
+        tmp_path / "c.csv",
+        progress=False,
+        header_keys={"z_lens": "ZL"},
+    )
+    assert (s.n_ok, s.n_bad) == (1, 0)
