@@ -393,9 +393,12 @@ def predict_paths(
             row: dict = {"source": src.name}
             for t in predictor.targets:
                 mu, sd = pred[t]["mean"][i], pred[t]["std"][i]
-                row[f"{t}_mean"], row[f"{t}_std"] = mu, sd
+                cal = predictor.calibration.get(t)
+                # a calibrated model reports its sigma-scaled std (the best Gaussian one)
+                row[f"{t}_mean"] = mu
+                row[f"{t}_std"] = sd * float(cal.get("sigma_scale", 1.0)) if cal else sd
                 for tag, level in LEVELS.items():
-                    lo, hi = intervals(mu, sd, level, predictor.calibration.get(t))
+                    lo, hi = intervals(mu, sd, level, cal)
                     row[f"{t}_lo{tag}"], row[f"{t}_hi{tag}"] = float(lo), float(hi)
                 if t in src.values:
                     row[f"{t}_true"] = src.values[t]
