@@ -89,6 +89,15 @@ def register_reader(*suffixes: str) -> Callable[[Reader], Reader]:
 def _read_fits(path: Path) -> tuple[np.ndarray, Mapping]:
     from astropy.io import fits
 
+    from darklens.infer.fits_simple import read_simple_fits
+
+    if not path.name.lower().endswith(".gz"):
+        try:
+            simple = read_simple_fits(path)
+        except EOFError as err:
+            raise BadInput(f"truncated FITS ({err})") from None
+        if simple is not None:
+            return simple
     try:
         # astropy only warns on some truncations (a short last block); treat those as errors,
         # but not its many harmless header-standard warnings
