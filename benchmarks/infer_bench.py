@@ -16,7 +16,8 @@ import numpy as np
 
 from darklens.data.dataset import LensDataset
 from darklens.data.normalize import ImageNorm, TargetNorm
-from darklens.infer.predict import Predictor, predict_paths
+from darklens.infer.paths import predict_paths
+from darklens.infer.predict import Predictor
 from darklens.infer.readers import iter_inputs
 from darklens.models.build import build_model
 from darklens.models.config import ModelConfig

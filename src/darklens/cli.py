@@ -68,7 +68,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _infer(args: argparse.Namespace) -> int:
-    from darklens.infer.predict import Predictor, predict_paths
+    from darklens.infer.paths import predict_paths
+    from darklens.infer.predict import Predictor
     from darklens.train.export import META
 
     # leading arguments that are model exports (run dir or best/) form the ensemble

@@ -31,7 +31,8 @@ def demo(out: str | Path = "darklens-demo", quick: bool = False, workers: int = 
     """Run the demo into ``out``; returns the test-set metrics of the calibrated model."""
     from darklens.analysis.report import analyze
     from darklens.infer.calibrate import calibrate
-    from darklens.infer.predict import Predictor, predict_paths
+    from darklens.infer.paths import predict_paths
+    from darklens.infer.predict import Predictor
     from darklens.simulate import run
     from darklens.train.config import load_train_config
     from darklens.train.loop import train

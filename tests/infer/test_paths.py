@@ -11,7 +11,8 @@ import pytest
 from astropy.io import fits
 
 from darklens.errors import DarklensError
-from darklens.infer.predict import Predictor, predict_paths
+from darklens.infer.paths import predict_paths
+from darklens.infer.predict import Predictor
 from darklens.infer.readers import BadInput
 from darklens.simulate import run
 from tests.conftest import tiny

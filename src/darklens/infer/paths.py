@@ -1,0 +1,185 @@
+"""``predict_paths``: every image under files and folders -> one table row each, with bad inputs
+listed (never fatal unless ``strict``), known inputs from HDF5 / FITS headers / a CSV, and the
+table written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from darklens.errors import DarklensError
+from darklens.infer.predict import Predictor, intervals
+from darklens.infer.readers import BadInput, Source, iter_inputs
+from darklens.infer.tables import check_output, errors_path, write_table
+
+__all__ = ["LEVELS", "Summary", "predict_paths"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What :func:`predict_paths` did.
+
+    Attributes
+    ----------
+    n_ok, n_bad : int
+        Images predicted, and inputs (files or samples) reported as bad.
+    paths : dict of str to Path
+        ``"table"``: the predictions; ``"errors"``: the errors CSV (path, reason).
+    """
+
+    n_ok: int
+    n_bad: int
+    paths: dict[str, Path]
+
+
+#: interval levels written to the table, with their column suffix
+LEVELS = {68: 0.68, 95: 0.95}
+
+
+def _read_inputs_csv(path, names: list[str]) -> dict[str, np.ndarray]:
+    """``source`` (full path and bare file name) -> known input values from a CSV."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise DarklensError(f"{path}: unreadable inputs CSV ({err})") from None
+    missing = [c for c in ("source", *names) if c not in table.columns]
+    if missing:
+        raise DarklensError(
+            f"{path}: inputs CSV lacks columns {missing} (expected source, {', '.join(names)})"
+        )
+    rows = {}
+    for _, r in table.iterrows():
+        values = r[names].to_numpy(dtype=np.float64)
+        rows[str(r["source"])] = values
+        rows.setdefault(Path(str(r["source"])).name, values)
+    return rows
+
+
+def _known_inputs(src: Source, names, csv_rows, header_keys) -> np.ndarray:
+    """The source's known inputs from (in this order) stored values, the CSV, the header."""
+    out = np.empty(len(names))
+    row = csv_rows.get(src.name, csv_rows.get(Path(src.name).name)) if csv_rows else None
+    for j, name in enumerate(names):
+        key = header_keys.get(name, name.upper())
+        if name in src.values:
+            value = src.values[name]
+        elif row is not None:
+            value = row[j]
+        elif src.header is not None and key in src.header:
+            value = src.header[key]
+        else:
+            raise BadInput(f"no value for known input {name!r} (header keyword {key}, or CSV)")
+        try:
+            out[j] = float(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"known input {name!r} is {value!r}, expected a number") from None
+        if not np.isfinite(out[j]):
+            raise BadInput(f"known input {name!r} is {value!r}, expected a finite number")
+    return out
+
+
+def predict_paths(
+    predictor: Predictor,
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    resize: bool = False,
+    crop: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+    inputs_csv: str | os.PathLike | None = None,
+    header_keys: dict[str, str] | None = None,
+) -> Summary:
+    """Predict every image under ``inputs`` and write one table row per image.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    inputs : list of path
+        Image files, folders and darklens HDF5 datasets (see :func:`iter_inputs`).
+    out : path
+        Output table; ``.csv``, ``.parquet`` (needs pyarrow) or ``.nc`` (netCDF). Columns:
+        ``source``, then per target T ``T_mean``, ``T_std``, ``T_lo68``, ``T_hi68``,
+        ``T_lo95``, ``T_hi95`` and, when some input carries labels, ``T_true``.
+    resize, crop : bool
+        Adapt other image sizes (see :meth:`Predictor.prepare`).
+    strict : bool
+        Raise on the first bad input instead of recording it in ``<out stem>.errors.csv``.
+    progress : bool
+        Show a tqdm progress bar.
+    inputs_csv : path, optional
+        Known inputs per image: a ``source`` column (file path or name) and one per input.
+    header_keys : dict, optional
+        Input name -> FITS header keyword (default: the name upper-cased).
+
+    Returns
+    -------
+    Summary
+    """
+    from tqdm.auto import tqdm
+
+    out = check_output(out)
+    csv_rows = _read_inputs_csv(inputs_csv, predictor.inputs) if inputs_csv else None
+    header_keys = dict(header_keys or {})
+    rows: list[dict] = []
+    errors: list[dict] = []
+    batch: list[tuple[Source, np.ndarray, np.ndarray]] = []
+
+    def flush() -> None:
+        images = np.stack([b[1] for b in batch])
+        known = np.stack([b[2] for b in batch]) if predictor.inputs else None
+        pred = predictor.predict(images, known)
+        for i, (src, _, _) in enumerate(batch):
+            row: dict = {"source": src.name}
+            for t in predictor.targets:
+                mu, sd = pred[t]["mean"][i], pred[t]["std"][i]
+                cal = predictor.calibration.get(t)
+                # a calibrated model reports its sigma-scaled std (the best Gaussian one)
+                row[f"{t}_mean"] = mu
+                row[f"{t}_std"] = sd * float(cal.get("sigma_scale", 1.0)) if cal else sd
+                for tag, level in LEVELS.items():
+                    lo, hi = intervals(mu, sd, level, cal)
+                    row[f"{t}_lo{tag}"], row[f"{t}_hi{tag}"] = float(lo), float(hi)
+                if t in src.values:
+                    row[f"{t}_true"] = src.values[t]
+            rows.append(row)
+        batch.clear()
+
+    bar = tqdm(desc="infer", unit="image", disable=not progress)
+    for src in iter_inputs(inputs, predictor.bands):
+        bar.update()
+        try:
+            if src.error is not None:
+                raise BadInput(src.error, src.name)
+            image = predictor.prepare(src.image, resize=resize, crop=crop)
+            known = _known_inputs(src, predictor.inputs, csv_rows, header_keys)
+        except BadInput as err:
+            if strict:
+                raise BadInput(err.reason, src.name) from None
+            errors.append({"path": src.name, "reason": err.reason})
+            continue
+        batch.append((src, image, known))
+        if len(batch) >= predictor.batch_size:
+            flush()
+    if batch:
+        flush()
+    bar.close()
+
+    columns = ["source"] + [
+        f"{t}_{c}"
+        for t in predictor.targets
+        for c in ("mean", "std", "lo68", "hi68", "lo95", "hi95")
+    ]
+    table = pd.DataFrame(rows)
+    # T_true after the prediction columns, only for targets some input carries
+    columns += [f"{t}_true" for t in predictor.targets if f"{t}_true" in table.columns]
+    table = table.reindex(columns=columns)
+    table_path = write_table(table, out)
+    err_path = errors_path(out)
+    write_table(pd.DataFrame(errors, columns=["path", "reason"]), err_path)
+    return Summary(len(rows), len(errors), {"table": table_path, "errors": err_path})
