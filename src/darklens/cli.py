@@ -121,6 +121,15 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study(args: argparse.Namespace) -> int:
+    from darklens.train.study import run_study
+
+    finished = run_study(Path(args.study), only=args.only)
+    print(f"{len(finished)} finished runs; comparison in {Path(finished[0]).parent / 'comparison'}"
+          if finished else "no finished runs")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from darklens.demo import demo
 
@@ -186,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run directories from darklens train")
     p.add_argument("--out", default="comparison", help="output folder (default comparison/)")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("study", help="train a list of model variants and compare them")
+    p.add_argument("study", help="study YAML, e.g. configs/study/seed_backbones.yaml")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="train only this variant (repeatable; to split a study across machines)")
+    p.set_defaults(func=_study)
 
     p = sub.add_parser("demo", help="the whole path on a small embedded example (~10 min CPU)")
     p.add_argument("--out", default="darklens-demo", help="folder for everything it makes")

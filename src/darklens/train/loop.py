@@ -113,8 +113,8 @@ def _evaluate(model, loader, accelerator, norms, head):
     return val_loss, decode(true.cpu().numpy()), decode(out["mean"].cpu().numpy())
 
 
-def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
-    """Train a model as configured; returns the best epoch's validation metrics.
+def train(cfg: TrainConfig, resume: str | Path | None = None, on_epoch=None) -> dict:
+    """Train a model as configured; returns the training state (best epoch and loss).
 
     Parameters
     ----------
@@ -123,6 +123,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
     resume : path, optional
         A run directory to continue from its latest checkpoint; the continuation equals an
         uninterrupted run (same data order, augmentations, RNG states).
+    on_epoch : callable, optional
+        ``on_epoch(row) -> bool`` after each epoch's validation with that epoch's metrics row
+        (the ``metrics.csv`` columns); returning True stops training (e.g. an optuna pruner).
     """
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, set_seed
@@ -258,6 +261,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> dict:
                     cfg, accelerator.unwrap_model(model), info, norms, row))
         _save_checkpoint(accelerator, run, epoch + 1, state, ema, cfg.train.keep_checkpoints)
         if cfg.train.early_stop_patience and state["bad_epochs"] >= cfg.train.early_stop_patience:
+            break
+        if on_epoch is not None and on_epoch(row):
+            state["stopped"] = f"stopped by on_epoch after epoch {epoch + 1}"
             break
     accelerator.wait_for_everyone()
     if writer is not None:
