@@ -110,11 +110,10 @@ def _write_fits(dataset: Path, folder: Path) -> tuple[Path, Path]:
 
 def _add_truth(predictions: Path, labels: Path) -> None:
     """Join the true values onto the predictions table by source path (atomic rewrite)."""
-    import os
-
     import pandas as pd
 
+    from darklens.atomic import atomic_path
+
     table = pd.read_csv(predictions).merge(pd.read_csv(labels), on="source", how="left")
-    tmp = predictions.with_name(f".{predictions.name}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, predictions)
+    with atomic_path(predictions) as tmp:
+        table.to_csv(tmp, index=False)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from darklens.analysis import plots
-from darklens.analysis.report import write_text_atomic
+from darklens.atomic import write_text_atomic
 from darklens.errors import DarklensError
 
 if TYPE_CHECKING:

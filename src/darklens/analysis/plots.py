@@ -7,10 +7,11 @@ atomically (temp name, then rename). Numbers are computed elsewhere.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from darklens.atomic import atomic_path
 
 __all__ = [
     "compare_bars",
@@ -34,16 +35,9 @@ def _figure(size=(4.6, 4.0)):
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # same directory so os.replace is an atomic rename; a reader never sees half a PNG
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:  # a reader never sees half a PNG
         fig.savefig(tmp, format="png", dpi=_DPI)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def plot_true_vs_pred(y_true, y_pred, path, sigma=None, name: str = "") -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
 from pathlib import Path
 
@@ -20,9 +19,10 @@ from darklens.analysis.metrics import (
     per_bin_metrics,
     regression_metrics,
 )
+from darklens.atomic import write_text_atomic
 from darklens.errors import DarklensError
 
-__all__ = ["analyze", "read_predictions", "write_text_atomic"]
+__all__ = ["analyze", "read_predictions"]
 
 #: Summary columns of the report's table, in order (key, heading).
 _SUMMARY = [
@@ -40,18 +40,6 @@ _SUMMARY = [
     ("interval_coverage_95", "cov. 95 %"),
 ]
 _INTERVAL = re.compile(r"^(?P<target>.+)_lo(?P<level>\d+)$")
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temp name beside ``path``, then rename it onto ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def read_predictions(path: str | Path):

@@ -16,8 +16,8 @@ import h5netcdf
 import h5py
 import numpy as np
 
+from darklens.atomic import atomic_path
 from darklens.data.schema import IMAGE, IMAGE_DIMS, SAMPLE, SHARD_ATTR_PREFIX, X, Y
-from darklens.data.store import atomic_path
 from darklens.errors import DarklensError
 
 __all__ = ["merge", "missing_shards"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
+from darklens.atomic import atomic_path
 from darklens.data.info import open_dataset
 from darklens.data.schema import IMAGE, SAMPLE
 from darklens.errors import DarklensError
@@ -104,11 +104,6 @@ def plot_examples(
         ax.set_yticks([])
     fig.tight_layout()
 
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_png.with_name(f".{out_png.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(out_png) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, out_png)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out_png

@@ -17,18 +17,16 @@ Life of a dataset (DESIGN.md section 3):
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import h5netcdf
 import numpy as np
 
+from darklens.atomic import atomic_path
 from darklens.data.schema import (
     CHUNK_IMAGES,
     IMAGE,
@@ -56,22 +54,6 @@ def partial_dir(out: Path) -> Path:
 
 def _block_path(out: Path, block: int) -> Path:
     return partial_dir(out) / f"block_{block:06d}.npz"
-
-
-def _temp_name(path: Path) -> Path:
-    # Same directory, so os.replace is an atomic rename; pid keeps concurrent writers apart.
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temp path next to ``path``; rename it onto ``path`` only if the body succeeds."""
-    tmp = _temp_name(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _compress_chunks(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

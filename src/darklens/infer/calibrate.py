@@ -4,11 +4,11 @@ store them in the model export, so ``darklens infer`` reports intervals that rea
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from darklens.atomic import write_text_atomic
 from darklens.errors import DarklensError
 
 __all__ = ["calibrate"]
@@ -61,9 +61,7 @@ def calibrate(model_dir: str | Path, datasets: list[str | Path], levels=(0.68, 0
     meta_path = export / META
     meta = json.loads(meta_path.read_text())
     meta["calibration"] = result
-    tmp = meta_path.with_name(f".{META}.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, default=float))
-    os.replace(tmp, meta_path)
+    write_text_atomic(meta_path, json.dumps(meta, indent=2, default=float))
     return result
 
 

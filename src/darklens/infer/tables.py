@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from darklens.atomic import atomic_path
 from darklens.errors import DarklensError
 
 __all__ = ["WRITERS", "check_output", "errors_path", "register_writer", "write_table"]
@@ -76,11 +77,6 @@ def write_table(table: pd.DataFrame, out: str | os.PathLike) -> Path:
     A reader never sees a half-written table, and a failure leaves any previous file intact.
     """
     out = check_output(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
+    with atomic_path(out) as tmp:
         WRITERS[out.suffix.lower()](table, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import multiprocessing as mp
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 
 from darklens import __version__
 from darklens import params as P
+from darklens.atomic import write_text_atomic
 from darklens.config import parse_yaml
 from darklens.data import store
 from darklens.data.schema import CHUNK_IMAGES, VariableSpec
@@ -150,9 +150,7 @@ def _claim_partial(out: Path, fingerprint: str) -> None:
                 f"rerun the same command or delete that folder"
             )
         return
-    tmp = stamp.with_suffix(".tmp")
-    tmp.write_text(fingerprint)
-    os.replace(tmp, stamp)
+    write_text_atomic(stamp, fingerprint)
 
 
 def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,

@@ -8,12 +8,12 @@ epoch, validation metrics). Loading reads safetensors and JSON only: nothing is 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from darklens.atomic import atomic_path, write_text_atomic
 from darklens.errors import DarklensError
 
 __all__ = ["WEIGHTS", "META", "load_export", "save_export"]
@@ -26,11 +26,9 @@ def save_export(directory: Path, model: torch.nn.Module, meta: dict) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp_w, tmp_m = directory / f".{WEIGHTS}.tmp", directory / f".{META}.tmp"
-    save_file(state, str(tmp_w))
-    tmp_m.write_text(json.dumps(meta, indent=2, default=float))
-    os.replace(tmp_w, directory / WEIGHTS)
-    os.replace(tmp_m, directory / META)
+    with atomic_path(directory / WEIGHTS) as tmp:
+        save_file(state, str(tmp))
+    write_text_atomic(directory / META, json.dumps(meta, indent=2, default=float))
     return directory
 
 

@@ -17,13 +17,13 @@ Runs are independent: a finished run (``done.json``) is skipped, an interrupted 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from darklens.atomic import write_text_atomic
 from darklens.config import from_dict, load_yaml
 from darklens.errors import DarklensError
 
@@ -109,9 +109,7 @@ def run_study(path: str | Path, only: list[str] | None = None) -> list[Path]:
 
         resume = run_dir if (run_dir / "checkpoints").is_dir() else None
         state = train(train_cfg, resume=resume, on_epoch=out_of_time)
-        tmp = run_dir / ".done.json.tmp"
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, run_dir / "done.json")
+        write_text_atomic(run_dir / "done.json", json.dumps(state))
     finished = [Path(cfg.out) / n for n in runs if (Path(cfg.out) / n / "done.json").is_file()]
     if cfg.compare and finished:
         from darklens.analysis.compare import compare_runs
