@@ -22,7 +22,8 @@ import yaml
 from darklens.errors import DarklensError
 
 __all__ = [
-    "apply_overrides", "bounded", "dump_yaml", "from_dict", "load_yaml", "parse_yaml", "to_dict",
+    "apply_overrides", "bounded", "dump_yaml", "from_dict", "load_yaml", "override", "parse_yaml",
+    "to_dict",
 ]
 
 
@@ -86,6 +87,12 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
             node = node[part]
         node[parts[-1]] = value
     return data
+
+
+def override(key: str, value: Any) -> str:
+    """A ``key=value`` string for :func:`apply_overrides`, the value as one-line YAML."""
+    text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    return f"{key}={text}"
 
 
 def _type_name(tp: Any) -> str:

@@ -21,10 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from darklens.atomic import write_text_atomic
-from darklens.config import from_dict, load_yaml
+from darklens.config import from_dict, load_yaml, override
 from darklens.errors import DarklensError
 
 __all__ = ["StudyConfig", "run_study"]
@@ -54,11 +52,8 @@ class StudyConfig:
 
 
 def _overrides(mapping: dict) -> list[str]:
-    """``{"optim.lr": 1e-3}`` -> ``["optim.lr=0.001"]`` (values as one-line YAML)."""
-    def text(value):
-        return yaml.safe_dump(value, default_flow_style=True).replace("\n...\n", "").strip()
-
-    return [f"{key}={text(value)}" for key, value in mapping.items()]
+    """``{"optim.lr": 1e-3}`` -> ``["optim.lr=0.001"]``."""
+    return [override(key, value) for key, value in mapping.items()]
 
 
 def variant_configs(path: str | Path, cfg: StudyConfig) -> dict[str, list[str]]:
