@@ -121,6 +121,16 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from darklens.train.tune import tune
+
+    tune(args.config, args.trials, timeout=args.timeout, storage=args.storage, study=args.study,
+         out=args.out, overrides=args.set)
+    print(f"trials table {Path(args.out) / 'trials.csv'}; best config "
+          f"{Path(args.out) / 'best_config.yaml'} (run it with darklens train)")
+    return 0
+
+
 def _study(args: argparse.Namespace) -> int:
     from darklens.train.study import run_study
 
@@ -195,6 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run directories from darklens train")
     p.add_argument("--out", default="comparison", help="output folder (default comparison/)")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("tune", help="search hyper-parameters with optuna (search: block)")
+    p.add_argument("config", help="training config with search: (and tune:) blocks")
+    p.add_argument("--trials", type=int, required=True, help="trial budget of the whole study")
+    p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    p.add_argument("--storage", help="optuna storage: sqlite:///f.db (default <out>/study.db), "
+                   "a .log/.journal file on a shared disk, or postgresql://...")
+    p.add_argument("--study", help="study name (workers with the same storage and name join)")
+    p.add_argument("--out", default="runs/tune", help="folder for trials and results")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a training key for every trial")
+    p.set_defaults(func=_tune)
 
     p = sub.add_parser("study", help="train a list of model variants and compare them")
     p.add_argument("study", help="study YAML, e.g. configs/study/seed_backbones.yaml")
