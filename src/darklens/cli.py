@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only this variant (repeatable; to split a study across machines)")
     p.set_defaults(func=_study)
 
-    p = sub.add_parser("demo", help="the whole path on a small embedded example (~10 min CPU)")
+    p = sub.add_parser("demo", help="the whole path on a small embedded example (~2 min on a CPU)")
     p.add_argument("--out", default="darklens-demo", help="folder for everything it makes")
     p.add_argument("--quick", action="store_true", help="a tiny version (seconds; for CI)")
     p.add_argument("--workers", type=int, default=2, help="simulation worker processes")
