@@ -101,6 +101,13 @@ def per_bin_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_bins: int = 5) -> 
     return rows
 
 
+def _standardised(y, mu, sigma) -> tuple[np.ndarray, np.ndarray]:
+    """Checked ``sigma`` and the residuals in units of it, ``z = (y - mu) / sigma``."""
+    y, mu, sigma = _columns(y, mu, sigma)
+    sigma = _checked_sigma(sigma)
+    return sigma, (y - mu) / sigma
+
+
 def gaussian_nll(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
     """Mean negative log-likelihood of ``y`` under ``N(mu, sigma²)`` (natural log, per sample).
 
@@ -113,9 +120,7 @@ def gaussian_nll(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
     -------
     float
     """
-    y, mu, sigma = _columns(y, mu, sigma)
-    sigma = _checked_sigma(sigma)
-    z = (y - mu) / sigma
+    sigma, z = _standardised(y, mu, sigma)
     return float(np.mean(0.5 * np.log(2.0 * np.pi) + np.log(sigma) + 0.5 * z**2))
 
 
@@ -134,8 +139,6 @@ def crps_gaussian(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
     -------
     float
     """
-    y, mu, sigma = _columns(y, mu, sigma)
-    sigma = _checked_sigma(sigma)
-    z = (y - mu) / sigma
+    sigma, z = _standardised(y, mu, sigma)
     pdf = np.exp(-0.5 * z**2) / np.sqrt(2.0 * np.pi)
     return float(np.mean(sigma * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * pdf - 1.0 / np.sqrt(np.pi))))

@@ -146,24 +146,18 @@ def _global_pool(x: torch.Tensor) -> torch.Tensor:
     return x.mean(dim=(-2, -1))
 
 
+def _configured_backbone(cfg, in_chans: int, img_size: int, where: str, **kwargs) -> Backbone:
+    """``cfg.backbone`` with the config's weights and drop-path settings."""
+    return create_backbone(cfg.backbone, in_chans, img_size, cfg.pretrained, cfg.pretrained_path,
+                           cfg.drop_path, where=where, **kwargs)
+
+
 class SingleBackbone(nn.Module):
     """One pooled backbone."""
 
     def __init__(self, cfg, in_chans: int, img_size: int, where: str):
         super().__init__()
-        self.backbones = nn.ModuleList(
-            [
-                create_backbone(
-                    cfg.backbone,
-                    in_chans,
-                    img_size,
-                    cfg.pretrained,
-                    cfg.pretrained_path,
-                    cfg.drop_path,
-                    where=where,
-                )
-            ]
-        )
+        self.backbones = nn.ModuleList([_configured_backbone(cfg, in_chans, img_size, where)])
         self.out_features = self.backbones[0].num_features
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -218,17 +212,8 @@ class StageFusion(nn.Module):
                 f"{where}.fusion.out_indices: kind stages needs a list of stage indices, "
                 "e.g. [-3, -2, -1]"
             )
-        backbone: Backbone = create_backbone(
-            cfg.backbone,
-            in_chans,
-            img_size,
-            cfg.pretrained,
-            cfg.pretrained_path,
-            cfg.drop_path,
-            features_only=True,
-            out_indices=fusion.out_indices,
-            where=where,
-        )
+        backbone = _configured_backbone(cfg, in_chans, img_size, where, features_only=True,
+                                        out_indices=fusion.out_indices)
         self.backbones = nn.ModuleList([backbone])
         self.fuse = build_fusion_op(
             fusion.op,
