@@ -107,8 +107,17 @@ def _analyze(args: argparse.Namespace) -> int:
     from darklens.analysis.report import analyze
 
     out = Path(args.out or Path(args.predictions).with_suffix("").name + "_report")
-    analyze(Path(args.predictions), out)
+    analyze(Path(args.predictions), out, truth=args.truth)
     print(f"report: {out / 'report.html'} (and report.md, metrics.json, plots)")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from darklens.data.fits_export import export_fits
+
+    inputs = [s for s in (args.inputs or "").split(",") if s]
+    n, labels = export_fits(args.dataset, args.fits, inputs, args.labels, progress=not args.quiet)
+    print(f"wrote {n} FITS files to {args.fits}; true values in {labels}")
     return 0
 
 
@@ -199,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="metrics, calibration plots and a report of predictions")
     p.add_argument("predictions", help="table written by darklens infer (with true values)")
     p.add_argument("--out", help="report folder (default: <predictions>_report)")
+    p.add_argument("--truth", help="labels CSV (source, T_true...) to join by file name, "
+                   "e.g. from darklens export")
     p.set_defaults(func=_analyze)
 
     p = sub.add_parser("compare", help="compare training runs in one table and plot")
@@ -235,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="merged dataset file to write")
     p.add_argument("shards", nargs="+", help="shard files from simulate --shard")
     p.set_defaults(func=_merge)
+
+    p = sub.add_parser("export", help="write a dataset as FITS files plus a labels CSV")
+    p.add_argument("dataset", help="dataset file (.h5)")
+    p.add_argument("--fits", required=True, metavar="DIR", help="folder for lens_NNNNN.fits")
+    p.add_argument("--inputs", metavar="A,B", help="variables to write as header keywords "
+                   "(known inputs, e.g. z_lens,z_source)")
+    p.add_argument("--labels", help="labels CSV (default: DIR.labels.csv)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("info", help="describe a dataset: size, parameters, config, versions")
     p.add_argument("dataset", help="dataset file (.h5)")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["demo"]
 
 #: HST-like halo-mass task (configs/sim/hst_halo_mass.yaml), embedded so the demo runs anywhere
@@ -30,6 +28,7 @@ def demo(out: str | Path = "darklens-demo", quick: bool = False, workers: int = 
          progress: bool = True) -> dict:
     """Run the demo into ``out``; returns the test-set metrics of the calibrated model."""
     from darklens.analysis.report import analyze
+    from darklens.data.fits_export import export_fits
     from darklens.infer.calibrate import calibrate
     from darklens.infer.paths import predict_paths
     from darklens.infer.predict import Predictor
@@ -69,51 +68,17 @@ def demo(out: str | Path = "darklens-demo", quick: bool = False, workers: int = 
     cal = calibrate(run_dir, [data["calib"]])[TARGET]
 
     step(f"writing the {sizes['test']} test images as FITS files")
-    fits_dir, labels = _write_fits(data["test"], out / "test_fits")
+    fits_dir = out / "test_fits"
+    _, labels = export_fits(data["test"], fits_dir, inputs=["z_lens", "z_source"])
 
     step("darklens infer on the FITS folder")
     predictions = out / "predictions.csv"
     summary = predict_paths(Predictor([run_dir]), [fits_dir], predictions, progress=progress)
-    _add_truth(predictions, labels)
 
     step("darklens analyze")
-    metrics = analyze(predictions, out / "report")[TARGET]
+    metrics = analyze(predictions, out / "report", truth=labels)[TARGET]
     step(f"done: {summary.n_ok} test images; MAE {metrics['mae']:.4f} dex, "
          f"68 % / 95 % coverage {metrics['interval_coverage_68']:.3f} / "
          f"{metrics['interval_coverage_95']:.3f} (sigma scale {cal['sigma_scale']:.2f})")
     print(f"report: {out / 'report' / 'report.html'}")
     return metrics
-
-
-def _write_fits(dataset: Path, folder: Path) -> tuple[Path, Path]:
-    """One FITS file per test image (pixel scale and redshifts in the header) and a labels CSV."""
-    import pandas as pd
-    from astropy.io import fits
-
-    from darklens.data.dataset import LensDataset
-
-    ds = LensDataset([dataset], [TARGET], ["z_lens", "z_source"])
-    images = ds.load_images(np.arange(len(ds)))
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for k, image in enumerate(images):
-        path = folder / f"lens_{k:05d}.fits"
-        header = fits.Header()
-        header["Z_LENS"], header["Z_SOURCE"] = ds.raw_inputs[k]
-        header["BUNIT"] = "counts/s"
-        fits.PrimaryHDU(image[0], header=header).writeto(path, overwrite=True)
-        rows.append({"source": str(path), f"{TARGET}_true": ds.raw_targets[k, 0]})
-    labels = folder.parent / "test_labels.csv"
-    pd.DataFrame(rows).to_csv(labels, index=False)
-    return folder, labels
-
-
-def _add_truth(predictions: Path, labels: Path) -> None:
-    """Join the true values onto the predictions table by source path (atomic rewrite)."""
-    import pandas as pd
-
-    from darklens.atomic import atomic_path
-
-    table = pd.read_csv(predictions).merge(pd.read_csv(labels), on="source", how="left")
-    with atomic_path(predictions) as tmp:
-        table.to_csv(tmp, index=False)

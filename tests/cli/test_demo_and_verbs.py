@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from darklens.analysis.report import read_predictions
 from darklens.cli import main
 
 
@@ -21,12 +22,13 @@ def demo_dir(tmp_path_factory):
 
 def test_quick_demo_runs_the_whole_path(demo_dir, capsys):
     for name in ("train.h5", "calib.h5", "test.h5", "run/best/model.json", "predictions.csv",
+                 "test_fits.labels.csv",
                  "report/report.html", "report/report.md", "report/metrics.json"):
         assert (demo_dir / name).is_file(), name
     meta = json.loads((demo_dir / "run/best/model.json").read_text())
     cal = meta["calibration"]["log10_halo_mass"]
     assert cal["n"] == 128 and len(cal["quantiles"]) == 2
-    table = pd.read_csv(demo_dir / "predictions.csv")
+    table, _ = read_predictions(demo_dir / "predictions.csv", demo_dir / "test_fits.labels.csv")
     assert len(table) == 48 and table["log10_halo_mass_true"].notna().all()
     # the calibrated 95 % interval is wider than the 68 % one, and both contain the mean
     assert (table["log10_halo_mass_hi95"] > table["log10_halo_mass_hi68"]).all()
@@ -69,7 +71,7 @@ def test_calibrate_analyze_and_compare_verbs(demo_dir, tmp_path, capsys):
     assert main(["calibrate", str(demo_dir / "run"), str(demo_dir / "calib.h5")]) == 0
     assert "sigma scale" in capsys.readouterr().out
     assert main(["analyze", str(demo_dir / "predictions.csv"), "--out",
-                 str(tmp_path / "rep")]) == 0
+                 str(tmp_path / "rep"), "--truth", str(demo_dir / "test_fits.labels.csv")]) == 0
     assert (tmp_path / "rep" / "report.html").is_file()
     assert main(["compare", str(demo_dir / "run"), "--out", str(tmp_path / "cmp")]) == 0
     assert (tmp_path / "cmp" / "comparison.md").is_file()

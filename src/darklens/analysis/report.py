@@ -42,8 +42,17 @@ _SUMMARY = [
 _INTERVAL = re.compile(r"^(?P<target>.+)_lo(?P<level>\d+)$")
 
 
-def read_predictions(path: str | Path):
+def read_predictions(path: str | Path, truth: str | Path | None = None):
     """Read a predictions CSV and find its labelled targets.
+
+    Parameters
+    ----------
+    path : path
+        Table written by ``darklens infer``.
+    truth : path, optional
+        Labels CSV with a ``source`` column and ``T_true`` columns (as ``darklens export``
+        writes), joined onto the predictions by file name; its values replace any
+        ``T_true`` columns the predictions already have.
 
     Returns
     -------
@@ -61,6 +70,8 @@ def read_predictions(path: str | Path):
     except (ValueError, OSError, pd.errors.ParserError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DarklensError(f"{path}: not a readable CSV table ({first})") from None
+    if truth is not None:
+        table = _join_truth(table, Path(truth))
     predicted = [c[: -len("_mean")] for c in table.columns if c.endswith("_mean")]
     if not predicted:
         raise DarklensError(
@@ -73,6 +84,32 @@ def read_predictions(path: str | Path):
             "analysis needs the true values (add T_true columns)"
         )
     return table, targets
+
+
+def _join_truth(table, truth: Path):
+    import pandas as pd
+
+    try:
+        labels = pd.read_csv(truth)
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DarklensError(f"{truth}: not a readable labels CSV ({first})") from None
+    true_cols = [c for c in labels.columns if c.endswith("_true")]
+    if "source" not in labels.columns or not true_cols:
+        raise DarklensError(f"{truth}: expected a 'source' column and '<target>_true' columns")
+    if "source" not in table.columns:
+        raise DarklensError("predictions table has no 'source' column to join the labels on")
+    # joined by file name: the folder may have been given to infer by another (relative) path
+    key = table["source"].map(lambda s: Path(str(s)).name)
+    if key.duplicated().any():
+        raise DarklensError(f"predictions table: file name {key[key.duplicated()].iloc[0]!r} "
+                            f"appears twice; cannot join {truth} by file name")
+    labels = labels.assign(_key=labels["source"].map(lambda s: Path(str(s)).name))
+    table = table.drop(columns=[c for c in true_cols if c in table.columns]).assign(_key=key)
+    joined = table.merge(labels[["_key", *true_cols]], on="_key", how="left").drop(columns="_key")
+    if joined[true_cols].isna().all(axis=None):
+        raise DarklensError(f"{truth}: no 'source' matches the predictions' sources")
+    return joined
 
 
 def _target_metrics(table, name: str, source: Path) -> tuple[dict, dict]:
@@ -249,7 +286,8 @@ def _html(source: Path, metrics: dict, figures: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def analyze(predictions_csv: str | Path, out_dir: str | Path) -> dict:
+def analyze(predictions_csv: str | Path, out_dir: str | Path,
+            truth: str | Path | None = None) -> dict:
     """Analyse a labelled predictions table and write a report.
 
     Parameters
@@ -260,6 +298,8 @@ def analyze(predictions_csv: str | Path, out_dir: str | Path) -> dict:
     out_dir : path
         Created if needed; receives ``metrics.json``, PNG plots, ``report.md`` and
         ``report.html`` (images linked by relative name). Every file is written atomically.
+    truth : path, optional
+        Labels CSV joined by ``source`` (see :func:`read_predictions`).
 
     Returns
     -------
@@ -272,7 +312,7 @@ def analyze(predictions_csv: str | Path, out_dir: str | Path) -> dict:
         NaN values are written to ``metrics.json`` as null.
     """
     source, out_dir = Path(predictions_csv), Path(out_dir)
-    table, targets = read_predictions(source)
+    table, targets = read_predictions(source, truth)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics, figures = {}, {}
     for name in targets:

@@ -29,6 +29,9 @@ class DataConfig:
     targets: list[str] = field(default_factory=lambda: ["log10_halo_mass"])
     inputs: list[str] = field(default_factory=list)
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    # a validation set simulated on its own (another seed); then all of `files` trains and
+    # `split` is not used
+    val_files: list[str] = field(default_factory=list)
     split_seed: int = bounded(0, ge=0)
     augment: bool = True
     image_norm: str = bounded("dataset", choices=("dataset", "per_image", "none"))

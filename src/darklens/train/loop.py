@@ -52,7 +52,14 @@ def _build_data(cfg: TrainConfig):
 
     d = cfg.data
     info = describe(d.files)
-    split = split_indices(info.n, tuple(d.split), d.split_seed)
+    if d.val_files:
+        val_info = describe(d.val_files)
+        if val_info.image_shape != info.image_shape:
+            raise DarklensError(f"data.val_files: image shape {val_info.image_shape} differs "
+                                f"from {info.image_shape} of data.files")
+        split = {"train": np.arange(info.n), "val": np.arange(val_info.n)}
+    else:
+        split = split_indices(info.n, tuple(d.split), d.split_seed)
     if len(split["train"]) < cfg.train.batch_size or len(split["val"]) == 0:
         raise DarklensError(
             f"data.split: {len(split['train'])} training and {len(split['val'])} validation "
@@ -65,12 +72,13 @@ def _build_data(cfg: TrainConfig):
     # image statistics from (up to) the first 512 training images
     first = probe.load_images(np.arange(min(512, len(probe))))
     image_norm = ImageNorm(mode=d.image_norm, stretch=d.stretch).fit(first)
-    make = lambda idx, aug: LensDataset(  # noqa: E731
-        d.files, d.targets, d.inputs, idx, augment=aug, image_norm=image_norm,
+    make = lambda files, idx, aug: LensDataset(  # noqa: E731
+        files, d.targets, d.inputs, idx, augment=aug, image_norm=image_norm,
         target_norm=target_norm, seed=cfg.train.seed,
     )
     norms = {"image": image_norm, "target": target_norm, "input": input_norm}
-    return info, make(split["train"], d.augment), make(split["val"], False), norms
+    val = make(d.val_files or d.files, split["val"], False)
+    return info, make(d.files, split["train"], d.augment), val, norms
 
 
 def _inputs(batch, norms):
@@ -172,7 +180,10 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, on_epoch=None) -> 
     if cfg.train.ema_decay > 0:
         from timm.utils import ModelEmaV3
 
-        ema = ModelEmaV3(accelerator.unwrap_model(model), decay=cfg.train.ema_decay)
+        # warm-up: decay 1 - (1 + step)^(-2/3), capped at ema_decay, so the average forgets
+        # the random initial weights within the first epochs of a short run
+        ema = ModelEmaV3(accelerator.unwrap_model(model), decay=cfg.train.ema_decay,
+                         use_warmup=True)
 
     # run directory and resume
     state = {"epoch": 0, "best": float("inf"), "best_epoch": -1, "bad_epochs": 0}
@@ -203,7 +214,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, on_epoch=None) -> 
         model.train()
         train_loader.set_epoch(epoch)
         train_ds.set_epoch(epoch)
-        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+        t0, seen, loss_sum, step = time.perf_counter(), 0, 0.0, epoch * steps_per_epoch
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
                    disable=not (main and cfg.train.progress), leave=False)
         for batch in bar:
@@ -231,7 +242,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, on_epoch=None) -> 
                 scheduler.step()
                 optimizer.zero_grad()
             if ema is not None and accelerator.sync_gradients:
-                ema.update(accelerator.unwrap_model(model))
+                step += 1
+                ema.update(accelerator.unwrap_model(model), step=step)
             seen += len(x) * accelerator.num_processes
             loss_sum += float(loss.detach()) * len(x)
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")

@@ -1,0 +1,31 @@
+"""The science-benchmark runner end to end at a toy scale (slow: ~20 darklens commands)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_run_task_writes_results_and_resumes(tmp_path):
+    cmd = [sys.executable, str(ROOT / "benchmarks/science/run_task.py"), "hst_halo_mass_z",
+           "--out", str(tmp_path), "--scale", "0.02", "--models", "best",
+           "--set", "train.epochs=1", "--set", "train.batch_size=16", "--workers", "1"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    out = tmp_path / "hst_halo_mass_z"
+    results = json.loads((out / "results.json").read_text())
+    best = results["models"]["best"]
+    assert best["epochs"] == 1 and best["raw"]["n"] == results["sizes"]["test"] == 64
+    assert best["calibrated"]["interval_coverage_68"] is not None
+    assert "| `best` | 120 | 1 |" in (out / "results.md").read_text()
+    # every step is in commands.sh; a rerun skips them all
+    commands = (out / "commands.sh").read_text()
+    assert commands.count("darklens simulate") == 4 and "--inputs z_lens,z_source" in commands
+    rerun = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    assert "[run ]" not in rerun and rerun.count("[skip]") >= 10
