@@ -8,8 +8,26 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+TASKS = sorted((ROOT / "benchmarks/science/tasks").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("task_file", TASKS, ids=lambda p: p.stem)
+def test_every_task_names_a_valid_preset_and_valid_training_configs(task_file):
+    from darklens.simulate.config import load_sim_config
+    from darklens.train.config import load_train_config
+
+    task = yaml.safe_load(task_file.read_text())
+    sim = load_sim_config(ROOT / task["sim"])
+    assert task["target"] in sim.params or task["target"] == "f_sub"
+    assert {"train", "val", "calib", "test"} <= set(task["sizes"])
+    for name, spec in task["models"].items():
+        cfg = load_train_config(ROOT / spec["config"], [
+            "data.files=[train.h5]", "data.val_files=[val.h5]",
+            f"data.targets=[{task['target']}]", *spec.get("set", [])])
+        assert cfg.train.epochs >= 1, name
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -75,7 +76,10 @@ def main(argv=None) -> int:
     labels = export(runner, data["test"], fits, inputs)
 
     results = {"task": name, "target": target, "sizes": sizes, "models": {}, "shifts": {},
-               "published": task.get("published", [])}
+               "published": task.get("published", []), "reference": task.get("reference", [])}
+    if (out / "results.json").exists():  # a run of some --models adds to the earlier rows
+        earlier = json.loads((out / "results.json").read_text())
+        results["models"], results["shifts"] = earlier["models"], earlier["shifts"]
     chosen = args.models.split(",") if args.models else list(task["models"])
     for model in chosen:
         spec = task["models"][model]
@@ -86,15 +90,15 @@ def main(argv=None) -> int:
         train_cmd = [*shlex.split(args.launcher), ROOT / spec["config"]]
         for s in sets:
             train_cmd += ["--set", s]
-        wall = runner.once(run / "best" / "model.json", f"train {model}", train_cmd)
+        runner.once(run / "best" / "model.json", f"train {model}", train_cmd)
         row = {"config": spec["config"], "set": spec.get("set", []) + args.set,
-               "train_wall_s": wall if wall is not None else _previous_wall(out, model),
+               "train_wall_s": runner.walls.get(f"train {model}"),
                "epochs": _epochs(run), "train_images": sizes["train"]}
         row["raw"] = infer_analyze(runner, run, fits, labels, out / "pred" / f"{model}_raw")
         if row["raw"].get("nll") is not None:  # probabilistic: calibrate, then measure again
+            # calibrate writes into model.json; a marker file records that it ran
             runner.once(run / "best" / "calibrated.flag", f"calibrate {model}",
-                        ["darklens", "calibrate", run, data["calib"]],
-                        flag=run / "best" / "calibrated.flag")
+                        ["darklens", "calibrate", run, data["calib"]], mark=True)
             row["calibrated"] = infer_analyze(runner, run, fits, labels,
                                               out / "pred" / f"{model}_cal")
         results["models"][model] = row
@@ -137,24 +141,27 @@ class Runner:
         with open(self.out / "commands.sh", "a") as f:
             f.write(line + "\n")
 
-    def once(self, product: Path, what: str, cmd: list, flag: Path | None = None):
-        """Run ``cmd`` unless ``product`` exists; returns its wall time in s (None if skipped)."""
+    def once(self, product: Path, what: str, cmd: list, mark: bool = False):
+        """Run ``cmd`` unless ``product`` exists; its wall time (s) goes to walls.json."""
         if Path(product).exists():
             print(f"[skip] {what}: {product} exists", flush=True)
-            return None
+            return
         cmd = [str(c) for c in cmd]
         line = shlex.join(cmd)
         self.log(line)
         print(f"[run ] {what}: {line}", flush=True)
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=self.out)
+        # the darklens / accelerate scripts next to this Python, even without an activated venv
+        env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                      os.environ.get("PATH", "")])}
+        if (rc := subprocess.run(cmd, cwd=self.out, env=env).returncode) != 0:
+            raise SystemExit(f"run_task: {what} failed (exit {rc}); rerun to continue from here")
         wall = time.perf_counter() - t0
-        if flag is not None:
-            flag.write_text(line + "\n")
+        if mark:
+            Path(product).write_text(line + "\n")
         self.walls[what] = wall
         self.walls_path.write_text(json.dumps(self.walls, indent=1))
         print(f"[done] {what}: {wall:.1f} s", flush=True)
-        return wall
 
     def save(self, results: dict) -> None:
         (self.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
@@ -185,11 +192,6 @@ def infer_analyze(runner: Runner, run: Path, fits: Path, labels: Path, stem: Pat
 def _epochs(run: Path) -> int:
     with open(run / "metrics.csv") as f:
         return sum(1 for _ in f) - 1
-
-
-def _previous_wall(out: Path, model: str):
-    walls = json.loads((out / "walls.json").read_text()) if (out / "walls.json").exists() else {}
-    return walls.get(f"train {model}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Markdown tables of a science task's ``results.json`` (written by run_task.py).
 
-    python benchmarks/science/table.py bench-runs/*/results.json   # prints every task's table
+    python benchmarks/science/table.py bench-runs/* --plots benchmarks/science/plots
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
+import shutil
+from pathlib import Path
 
 
 def _f(value, fmt=".4f") -> str:
@@ -45,11 +47,13 @@ def task_markdown(results: dict) -> str:
         cells += [_coverage(row["raw"]) if row["raw"].get("nll") is not None else "— (point)",
                   _coverage(row.get("calibrated"))]
         lines.append("| " + " | ".join(cells) + " |")
-    for pub in results.get("published", []):
-        cells = [pub["model"] + " (published)", "", "", "", _f(pub.get("mae")), "",
-                 _f(pub.get("r2"), ".3f")]
+    rows = [(pub, "published") for pub in results.get("published", [])]
+    for pub, kind in rows + [(ref, "reference") for ref in results.get("reference", [])]:
+        given = {k: "" if pub.get(k) is None else _f(pub[k], fmt)
+                 for k, fmt in (("mae", ".4f"), ("r2", ".3f"), ("mse", ".2e"))}
+        cells = [f"{pub['model']} ({kind})", "", "", "", given["mae"], "", given["r2"]]
         if mse:
-            cells.append(_f(pub.get("mse"), ".2e"))
+            cells.append(given["mse"])
         lines.append("| " + " | ".join(cells + ["", ""]) + " |")
 
     first = next(iter(results["models"].values()))["raw"]["per_bin"]
@@ -73,7 +77,27 @@ def task_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def copy_plots(task_dir: Path, dest: Path) -> list[Path]:
+    """Copy the calibrated best model's true-vs-predicted and coverage plots of one task."""
+    results = json.loads((task_dir / "results.json").read_text())
+    copied = []
+    for model, row in results["models"].items():
+        report = task_dir / row.get("calibrated", row["raw"])["report"]
+        for kind in ("true_vs_pred", "coverage"):
+            src = report / f"{results['target']}_{kind}.png"
+            if src.is_file() and (model == "best" or kind == "true_vs_pred"):
+                dest.mkdir(parents=True, exist_ok=True)
+                copied.append(dest / f"{task_dir.name}_{model}_{kind}.png")
+                shutil.copyfile(src, copied[-1])
+    return copied
+
+
 if __name__ == "__main__":
-    for path in sys.argv[1:]:
-        with open(path) as f:
-            print(task_markdown(json.load(f)))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tasks", nargs="+", type=Path, help="task folders of run_task.py")
+    parser.add_argument("--plots", type=Path, help="copy the key plots into this folder")
+    args = parser.parse_args()
+    for task_dir in args.tasks:
+        print(task_markdown(json.loads((task_dir / "results.json").read_text())))
+        if args.plots:
+            copy_plots(task_dir, args.plots)

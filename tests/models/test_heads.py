@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -37,6 +39,25 @@ def test_gaussian_nll_equals_normal_log_prob():
     normal = torch.distributions.Normal(mean, (0.5 * log_var).exp())
     expect = -normal.log_prob(target).sum(-1).mean()
     torch.testing.assert_close(head.loss(out, target), expect)
+
+
+def test_beta_nll_scales_the_mean_gradient_by_the_variance_to_beta():
+    """beta-NLL: loss = NLL * var^beta, so the mean gradient is (mu - y) / var^(1 - beta)."""
+    mean = torch.tensor([[0.5]], requires_grad=True)
+    log_var = torch.tensor([[math.log(4.0)]], requires_grad=True)
+    target = torch.tensor([[0.0]])
+    grads = {}
+    for beta in (0.0, 0.5, 1.0):
+        head = _head("gaussian", t=1, beta_nll=beta)
+        out = {"mean": mean, "log_var": log_var, "var": log_var.exp()}
+        nll = -torch.distributions.Normal(0.5, 2.0).log_prob(torch.tensor(0.0))
+        loss = head.loss(out, target)
+        torch.testing.assert_close(loss, nll * 4.0**beta)
+        (grads[beta],) = torch.autograd.grad(loss, mean)
+    for beta, grad in grads.items():
+        torch.testing.assert_close(grad, torch.tensor([[0.5 / 4.0 ** (1 - beta)]]))
+    with pytest.raises(DarklensError, match=r"^model\.head\.beta_nll: only for kind gaussian"):
+        _head("point", beta_nll=0.5)
 
 
 def test_gaussian_log_var_is_clamped():

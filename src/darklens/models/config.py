@@ -66,6 +66,10 @@ class HeadConfig:
         Threshold of the Huber loss.
     log_var_min, log_var_max : float
         Clamp of predicted log-variances, which keeps the likelihood finite early in training.
+    beta_nll : float
+        ``gaussian`` only: weight each sample's NLL by its (gradient-stopped) variance to the
+        power beta (beta-NLL, Seitzer et al. 2022). 0 is the plain NLL; 0.5 keeps the means
+        learning where the predicted variance is large, as at the start of a hard task.
     """
 
     kind: str = "gaussian"
@@ -76,6 +80,7 @@ class HeadConfig:
     huber_delta: float = bounded(1.0, gt=0.0)
     log_var_min: float = -10.0
     log_var_max: float = 10.0
+    beta_nll: float = bounded(0.0, ge=0.0, le=1.0)
 
     def validate(self, where: str) -> None:
         if self.log_var_min >= self.log_var_max:

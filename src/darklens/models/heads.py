@@ -57,6 +57,11 @@ def _mlp(in_features: int, out_features: int, cfg: HeadConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _no_beta_nll(cfg: HeadConfig, where: str) -> None:
+    if cfg.beta_nll:
+        raise DarklensError(f"{where}.beta_nll: only for kind gaussian, got kind {cfg.kind}")
+
+
 def _no_loss_option(cfg: HeadConfig, where: str) -> None:
     if cfg.loss is not None:
         raise DarklensError(
@@ -81,6 +86,7 @@ class PointHead(nn.Module):
 
     def __init__(self, in_features: int, n_targets: int, cfg: HeadConfig, where: str):
         super().__init__()
+        _no_beta_nll(cfg, where)
         self.loss_name = cfg.loss or "mse"
         if self.loss_name not in POINT_LOSSES:
             raise DarklensError(
@@ -106,6 +112,7 @@ class GaussianHead(nn.Module):
         _no_loss_option(cfg, where)
         self.n_targets = n_targets
         self.log_var_range = (cfg.log_var_min, cfg.log_var_max)
+        self.beta_nll = cfg.beta_nll
         self.net = _mlp(in_features, 2 * n_targets, cfg)
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -116,6 +123,8 @@ class GaussianHead(nn.Module):
     def loss(self, out: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
         log_var = out["log_var"]
         nll = 0.5 * (_LOG_2PI + log_var + (target - out["mean"]) ** 2 * torch.exp(-log_var))
+        if self.beta_nll:
+            nll = nll * torch.exp(self.beta_nll * log_var.detach())
         return nll.sum(-1).mean()
 
 
@@ -130,6 +139,7 @@ class FullGaussianHead(nn.Module):
     def __init__(self, in_features: int, n_targets: int, cfg: HeadConfig, where: str):
         super().__init__()
         _no_loss_option(cfg, where)
+        _no_beta_nll(cfg, where)
         t = n_targets
         self.n_targets = t
         self.log_var_range = (cfg.log_var_min, cfg.log_var_max)
