@@ -122,7 +122,8 @@ def main(argv=None) -> int:
         }
         runner.save(results)
 
-    from table import task_markdown  # noqa: E402  (benchmarks/science/table.py)
+    sys.path.insert(0, str(HERE))
+    from table import task_markdown  # benchmarks/science/table.py
 
     (out / "results.md").write_text(task_markdown(results))
     print(f"done: {out / 'results.md'}")
@@ -195,5 +196,4 @@ def _epochs(run: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     sys.exit(main())

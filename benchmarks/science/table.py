@@ -80,15 +80,12 @@ def task_markdown(results: dict) -> str:
 def copy_plots(task_dir: Path, dest: Path) -> list[Path]:
     """Copy the calibrated best model's true-vs-predicted and coverage plots of one task."""
     results = json.loads((task_dir / "results.json").read_text())
+    report = task_dir / results["models"]["best"]["calibrated"]["report"]
+    dest.mkdir(parents=True, exist_ok=True)
     copied = []
-    for model, row in results["models"].items():
-        report = task_dir / row.get("calibrated", row["raw"])["report"]
-        for kind in ("true_vs_pred", "coverage"):
-            src = report / f"{results['target']}_{kind}.png"
-            if src.is_file() and (model == "best" or kind == "true_vs_pred"):
-                dest.mkdir(parents=True, exist_ok=True)
-                copied.append(dest / f"{task_dir.name}_{model}_{kind}.png")
-                shutil.copyfile(src, copied[-1])
+    for kind in ("true_vs_pred", "coverage"):
+        copied.append(dest / f"{task_dir.name}_best_{kind}.png")
+        shutil.copyfile(report / f"{results['target']}_{kind}.png", copied[-1])
     return copied
 
 
