@@ -169,7 +169,9 @@ class Runner:
 
 
 def export(runner: Runner, dataset: Path, fits: Path, inputs) -> Path:
-    labels = fits.with_name(fits.name + ".labels.csv")
+    from darklens.data.fits_export import default_labels_path
+
+    labels = default_labels_path(fits)
     cmd = ["darklens", "export", dataset, "--fits", fits, "-q"]
     if inputs:
         cmd += ["--inputs", ",".join(inputs)]

@@ -64,7 +64,7 @@ def export_fits(dataset: str | Path, folder: str | Path, inputs=(),
     values = read_columns([dataset], columns)
     with open_h5(Path(dataset)) as f:
         pixel_scale = f.attrs.get(PIXEL_SCALE_ATTR)
-    images = LensDataset([dataset], [columns[0]])
+    images = LensDataset([dataset], columns[:1])  # a dataset needs a target; only images are read
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     width = max(5, len(str(info.n - 1)))
