@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from darklens.artifact import ModelMeta, save_model
 from darklens.data.dataset import LensDataset
 from darklens.data.normalize import ImageNorm, TargetNorm
 from darklens.infer.paths import predict_paths
 from darklens.infer.predict import Predictor
-from darklens.infer.readers import iter_inputs
+from darklens.infer.sources import iter_inputs
 from darklens.models.build import build_model
 from darklens.models.config import ModelConfig
 from darklens.simulate import run
-from darklens.train.export import save_export
 
 PRESET = Path(__file__).parents[1] / "configs" / "sim" / "hst_halo_mass.yaml"
 
@@ -33,11 +33,11 @@ def make_model(folder: Path, backbone: str) -> Path:
 
     cfg = from_dict(ModelConfig, {"backbone": backbone, "head": {"kind": "gaussian"}})
     model = build_model(cfg, 1, 64, 1, 0)
-    meta = {"model_spec": model.model_spec(), "targets": ["log10_halo_mass"], "inputs": [],
-            "image_shape": [1, 64, 64], "image_norm": ImageNorm(stretch="asinh").to_dict(),
-            "target_norm": TargetNorm(["log10_halo_mass"], [11.3], [0.35]).to_dict(),
-            "input_norm": None, "head": {"kind": "gaussian"}}
-    return save_export(folder, model, meta)
+    meta = ModelMeta(model_spec=model.model_spec(), targets=["log10_halo_mass"],
+                     image_shape=[1, 64, 64], image_norm=ImageNorm(stretch="asinh").to_dict(),
+                     target_norm=TargetNorm(["log10_halo_mass"], [11.3], [0.35]).to_dict(),
+                     head={"kind": "gaussian"})
+    return save_model(folder, model, meta)
 
 
 def write_fits(dataset: Path, folder: Path) -> Path:

@@ -31,3 +31,20 @@ def tiny(kind: str = "none", **extra) -> dict:
         else:
             cfg[key] = value
     return cfg
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests run where a CUDA device is, and are skipped (with the reason) elsewhere."""
+    gpu = [item for item in items if "gpu" in item.keywords]
+    if gpu and not _has_cuda():
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in gpu:
+            item.add_marker(skip)

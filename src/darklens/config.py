@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from darklens.errors import DarklensError
+from darklens.registry import expected_one_of
 
 __all__ = [
     "apply_overrides", "bounded", "dump_yaml", "from_dict", "load_yaml", "override", "parse_yaml",
@@ -44,7 +45,8 @@ def parse_yaml(text: str):
 
 
 def bounded(default: Any, **limits: Any) -> Any:
-    """A dataclass field with validation limits: ``ge``, ``gt``, ``le``, ``lt``, ``choices``."""
+    """A dataclass field with validation limits: ``ge``, ``gt``, ``le``, ``lt``, ``choices``
+    (a tuple or a :class:`~darklens.registry.Registry`)."""
     if isinstance(default, list | dict):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=limits)
     return dataclasses.field(default=default, metadata=limits)
@@ -155,11 +157,9 @@ def _check_limits(value: Any, limits: dict, where: str) -> None:
         "le": (lambda v, b: v <= b, "<="), "lt": (lambda v, b: v < b, "<"),
     }
     for key, bound in limits.items():
-        if key == "choices":
+        if key == "choices":  # a tuple, or a Registry whose names() are read now
             if value not in bound:
-                raise DarklensError(
-                    f"{where}: expected one of {', '.join(map(str, bound))}, got {value!r}"
-                )
+                raise expected_one_of(where, bound, value)
         elif key in checks:
             ok, sym = checks[key]
             if not ok(value, bound):

@@ -7,10 +7,13 @@ simulate (train / calibration / test sets, disjoint seeds) -> train a small prob
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
-__all__ = ["demo"]
+from darklens.command import Command
+
+__all__ = ["COMMANDS", "demo"]
 
 #: HST-like halo-mass task (configs/sim/hst_halo_mass.yaml), embedded so the demo runs anywhere
 SIM = {
@@ -28,6 +31,7 @@ def demo(out: str | Path = "darklens-demo", quick: bool = False, workers: int = 
          progress: bool = True) -> dict:
     """Run the demo into ``out``; returns the test-set metrics of the calibrated model."""
     from darklens.analysis.report import analyze
+    from darklens.artifact import RunDir
     from darklens.data.fits_export import export_fits
     from darklens.infer.calibrate import calibrate
     from darklens.infer.paths import predict_paths
@@ -62,7 +66,7 @@ def demo(out: str | Path = "darklens-demo", quick: bool = False, workers: int = 
                   "out": str(run_dir), "progress": progress},
     })
     # an interrupted demo resumes its training; a finished one has nothing left to do
-    train(cfg, resume=run_dir if (run_dir / "checkpoints").is_dir() else None)
+    train(cfg, resume=run_dir if RunDir(run_dir).checkpoints.is_dir() else None)
 
     step("calibrating on the held-out calibration set")
     cal = calibrate(run_dir, [data["calib"]])[TARGET]
@@ -82,3 +86,18 @@ def demo(out: str | Path = "darklens-demo", quick: bool = False, workers: int = 
          f"{metrics['interval_coverage_95']:.3f} (sigma scale {cal['sigma_scale']:.2f})")
     print(f"report: {out / 'report' / 'report.html'}")
     return metrics
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="darklens-demo", help="folder for everything it makes")
+    p.add_argument("--quick", action="store_true", help="a tiny version (seconds; for CI)")
+    p.add_argument("--workers", type=int, default=2, help="simulation worker processes")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    demo(args.out, quick=args.quick, workers=args.workers, progress=not args.quiet)
+    return 0
+
+
+COMMANDS = {"demo": Command(_arguments, _demo)}

@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["PARAMETERS", "Parameter", "get", "declare"]
+from darklens.registry import Registry
+
+__all__ = ["PARAMETERS", "Parameter", "declare", "get", "label", "with_units"]
 
 PI = math.pi
 
@@ -57,23 +59,30 @@ class Parameter:
         return f"{self.long_name} [{self.units}]" if self.units else self.long_name
 
 
-PARAMETERS: dict[str, Parameter] = {}
+PARAMETERS: Registry[Parameter] = Registry("parameter")
 
 
 def declare(*params: Parameter) -> None:
     """Add parameters to the table; a name may be declared only once."""
     for p in params:
-        if p.name in PARAMETERS:
-            raise ValueError(f"parameter {p.name!r} declared twice")
-        PARAMETERS[p.name] = p
+        PARAMETERS.register(p.name, p)
 
 
-def get(name: str) -> Parameter:
-    """Look a parameter up by name (KeyError lists the known names)."""
-    try:
-        return PARAMETERS[name]
-    except KeyError:
-        raise KeyError(f"unknown parameter {name!r}; known: {', '.join(PARAMETERS)}") from None
+def get(name: str, where: str = "") -> Parameter:
+    """Look a parameter up by name (an unknown name raises the one-line error)."""
+    return PARAMETERS.get(name, where)
+
+
+def label(name: str) -> str:
+    """Axis or table label of a variable: ``'Einstein radius [arcsec]'`` for a declared
+    parameter, the bare name for anything else (a derived column, a user's variable)."""
+    return PARAMETERS.get(name).label if name in PARAMETERS else name
+
+
+def with_units(name: str) -> str:
+    """Table heading of a variable: ``'theta_E [arcsec]'``; the bare name without units."""
+    units = PARAMETERS.get(name).units if name in PARAMETERS else ""
+    return f"{name} [{units}]" if units else name
 
 
 # --- the main lens: halo, external shear, redshifts --------------------------------------

@@ -309,8 +309,8 @@ def test_image_norm_fit_apply_and_round_trip(files):
 @pytest.mark.parametrize(
     ("d", "match"),
     [
-        ({"mode": "global"}, "mode 'global'"),
-        ({"stretch": "sqrt"}, "stretch 'sqrt'"),
+        ({"mode": "global"}, "mode: expected one of .*got 'global'"),
+        ({"stretch": "sqrt"}, "stretch: expected one of .*got 'sqrt'"),
         ({"std": 0.0}, "std"),
         ({"stretch_scale": "1"}, "stretch_scale"),
         ({"colour": 1}, "unexpected: \\['colour'\\]"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from darklens.artifact import ModelMeta, save_model
 from darklens.data.normalize import ImageNorm, TargetNorm
 from darklens.models.build import build_model
 from darklens.models.config import ModelConfig
-from darklens.train.export import save_export
 
 TARGET = "log10_halo_mass"
 
@@ -21,20 +21,20 @@ def meta(
     std=(1.0,),
     image_mode="none",
     **extra,
-) -> dict:
+) -> ModelMeta:
     """A model export's metadata with identity normalisations unless told otherwise."""
-    return {
-        "targets": list(targets),
-        "inputs": list(inputs),
-        "image_shape": list(shape),
-        "image_norm": ImageNorm(mode=image_mode).to_dict(),
-        "target_norm": TargetNorm(list(targets), list(mean), list(std)).to_dict(),
-        "input_norm": TargetNorm(list(inputs), [0.0] * len(inputs), [1.0] * len(inputs)).to_dict()
+    return ModelMeta(
+        targets=list(targets),
+        inputs=list(inputs),
+        image_shape=list(shape),
+        image_norm=ImageNorm(mode=image_mode).to_dict(),
+        target_norm=TargetNorm(list(targets), list(mean), list(std)).to_dict(),
+        input_norm=TargetNorm(list(inputs), [0.0] * len(inputs), [1.0] * len(inputs)).to_dict()
         if inputs
         else None,
-        "head": {"kind": "gaussian"},
+        head={"kind": "gaussian"},
         **extra,
-    }
+    )
 
 
 def export(directory, inputs=(), seed=0, **extra):
@@ -44,8 +44,8 @@ def export(directory, inputs=(), seed=0, **extra):
         ModelConfig(backbone="resnet10t", head={"kind": "gaussian"}), 1, 32, 1, len(inputs)
     )
     m = meta(inputs=inputs, mean=(11.2,), std=(0.2,), image_mode="per_image", **extra)
-    m["model_spec"] = model.model_spec()
-    return save_export(directory, model, m)
+    m.model_spec = model.model_spec()
+    return save_model(directory, model, m)
 
 
 class Fake(torch.nn.Module):

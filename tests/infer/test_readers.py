@@ -8,7 +8,8 @@ from astropy.io import fits
 from PIL import Image
 
 from darklens.errors import DarklensError
-from darklens.infer.readers import BadInput, iter_inputs, read_image, read_image_header
+from darklens.infer.readers import BadInput, read_image, read_image_header
+from darklens.infer.sources import iter_inputs
 from darklens.simulate import run
 from tests.conftest import tiny
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 import yaml
 
+from darklens.artifact import load_model
 from darklens.errors import DarklensError
 from darklens.simulate import run
 from darklens.train import loop
 from darklens.train.config import load_train_config
-from darklens.train.export import load_export
 from tests.conftest import tiny
 
 
@@ -67,22 +67,22 @@ def test_resumed_run_equals_an_uninterrupted_one(halo_data, tmp_path, monkeypatc
     full = _cfg(halo_data, tmp_path / "full")
     loop.train(full)
 
-    real_save = loop._save_checkpoint
+    real_save = loop.save_checkpoint
 
     def stop_after_two(accelerator, run_dir, epoch, *args):
         real_save(accelerator, run_dir, epoch, *args)
         if epoch == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "_save_checkpoint", stop_after_two)
+    monkeypatch.setattr(loop, "save_checkpoint", stop_after_two)
     with pytest.raises(KeyboardInterrupt):
         loop.train(_cfg(halo_data, tmp_path / "cut"))
-    monkeypatch.setattr(loop, "_save_checkpoint", real_save)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
     assert len(_rows(tmp_path / "cut")) == 2
     loop.train(_cfg(halo_data, tmp_path / "cut"), resume=tmp_path / "cut")
     assert _rows(tmp_path / "cut") == _rows(tmp_path / "full")
-    a, _ = load_export(tmp_path / "full")
-    b, _ = load_export(tmp_path / "cut")
+    a, _ = load_model(tmp_path / "full")
+    b, _ = load_model(tmp_path / "cut")
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0, msg=name)
 
@@ -91,13 +91,13 @@ def test_export_reloads_and_predicts_like_the_trained_model(halo_data, tmp_path)
     cfg = _cfg(halo_data, tmp_path / "run", model={"head": {"kind": "gaussian"}},
                train={"epochs": 2})
     loop.train(cfg)
-    model, meta = load_export(tmp_path / "run")
-    assert meta["targets"] == ["log10_halo_mass"] and meta["image_shape"][-1] == 32
+    model, meta = load_model(tmp_path / "run")
+    assert meta.targets == ["log10_halo_mass"] and meta.image_shape[-1] == 32
     x = torch.zeros(2, 1, 32, 32)
     out = model(x, None)
     assert out["mean"].shape == (2, 1) and (out["var"] > 0).all()
     with pytest.raises(DarklensError, match="not a darklens model"):
-        load_export(tmp_path)
+        load_model(tmp_path)
 
 
 def test_two_processes_give_the_same_validation_metrics_as_one(halo_data, tmp_path):
@@ -177,7 +177,7 @@ def test_frozen_backbone_epochs_train_only_the_head(halo_data, tmp_path):
 
     fresh = build_model(cfg.model, 1, 32, 1, 0)
     loop.train(cfg)
-    trained, _ = load_export(tmp_path / "run")
+    trained, _ = load_model(tmp_path / "run")
     before, after = fresh.state_dict(), trained.state_dict()
     ids = {id(p) for p in trained.backbone_parameters()}
     backbone = {n for n, p in trained.named_parameters() if id(p) in ids}
@@ -193,8 +193,8 @@ def test_sam_ema_accumulation_inputs_and_early_stopping_run(halo_data, tmp_path)
                train={"epochs": 2, "ema_decay": 0.9}, data={"inputs": ["z_lens", "theta_E"]})
     state = loop.train(cfg)
     assert np.isfinite(state["best"])
-    _, meta = load_export(tmp_path / "sam")
-    assert meta["inputs"] == ["z_lens", "theta_E"] and meta["input_norm"]["names"] == [
+    _, meta = load_model(tmp_path / "sam")
+    assert meta.inputs == ["z_lens", "theta_E"] and meta.input_norm["names"] == [
         "z_lens", "theta_E"]
     acc = _cfg(halo_data, tmp_path / "acc", optim={"lr": 1e-9, "warmup_epochs": 0.0},
                train={"epochs": 6, "grad_accum": 2, "early_stop_patience": 1})
@@ -225,7 +225,7 @@ def test_an_existing_run_is_never_overwritten(halo_data, tmp_path):
 def test_val_files_validate_on_their_own_dataset(halo_data, tmp_path):
     val_path = run(tiny("none", n=24, seed=99), out=tmp_path / "val.h5", progress=False)
     cfg = _cfg(halo_data, tmp_path / "run", data={"val_files": [str(val_path)]})
-    _, train_ds, val_ds, _ = loop._build_data(cfg)
+    _, train_ds, val_ds, _ = loop.build_data(cfg)
     # all of data.files trains (split not used); every val_files sample validates
     assert len(train_ds) == 160 and len(val_ds) == 24
     from darklens.data.catalog import read_columns
@@ -234,4 +234,4 @@ def test_val_files_validate_on_their_own_dataset(halo_data, tmp_path):
     other = run(tiny("none", n=4, instrument={"num_pix": 24}), out=tmp_path / "small.h5",
                 progress=False)
     with pytest.raises(DarklensError, match="data.val_files: image shape"):
-        loop._build_data(_cfg(halo_data, tmp_path / "r2", data={"val_files": [str(other)]}))
+        loop.build_data(_cfg(halo_data, tmp_path / "r2", data={"val_files": [str(other)]}))

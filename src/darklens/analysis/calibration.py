@@ -26,10 +26,18 @@ __all__ = [
     "miscalibration_area",
     "pit",
     "pit_ks",
+    "z_value",
 ]
 
 #: Nominal levels of the reliability curve: 0.1, 0.19, ..., 0.95.
 DEFAULT_LEVELS = np.linspace(0.1, 0.95, 10)
+
+
+def z_value(level: float) -> float:
+    """Half-width, in standard deviations, of the central Gaussian interval holding ``level``."""
+    if not 0 < level < 1:
+        raise DarklensError(f"interval level {level!r}: expected a number between 0 and 1")
+    return float(ndtri(0.5 + level / 2.0))
 
 
 def _levels(levels) -> np.ndarray:
@@ -56,7 +64,7 @@ def coverage(y, mu, sigma, levels=DEFAULT_LEVELS) -> np.ndarray:
     """
     y, mu, sigma = _columns(y, mu, sigma)
     z_abs = np.abs(y - mu) / _checked_sigma(sigma)
-    half = ndtri(0.5 + _levels(levels) / 2.0)
+    half = np.array([z_value(level) for level in _levels(levels)])
     return (z_abs[None, :] <= half[:, None]).mean(axis=1)
 
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from darklens.analysis import plots
+from darklens.artifact import META, WEIGHTS, RunDir, read_meta
 from darklens.atomic import write_text_atomic
+from darklens.columns import TARGET_METRICS, metric_column
 from darklens.errors import DarklensError
 
 if TYPE_CHECKING:
@@ -67,8 +69,8 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def _read_config(run: Path) -> dict:
-    path = run / "config.yaml"
+def _read_config(run: RunDir) -> dict:
+    path = run.config
     if not path.is_file():
         return {}
     import yaml
@@ -80,31 +82,29 @@ def _read_config(run: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _run_row(run: Path) -> tuple[dict, list[str]]:
+def _run_row(path: Path) -> tuple[dict, list[str]]:
     import pandas as pd
 
-    if not run.is_dir():
-        raise DarklensError(f"{run}: run directory not found")
-    meta_path = run / "best" / "model.json"
-    if not meta_path.is_file():
-        raise DarklensError(f"{run}: not a darklens run directory (expected best/model.json)")
-    meta = _read_json(meta_path)
-    targets = meta.get("targets")
-    if not isinstance(targets, list) or not targets:
-        raise DarklensError(f"{meta_path}: expected a non-empty 'targets' list")
+    run = RunDir(path)
+    if not path.is_dir():
+        raise DarklensError(f"{path}: run directory not found")
+    if not (run.best / META).is_file():
+        raise DarklensError(f"{path}: not a darklens run directory (expected best/{META})")
+    meta = read_meta(run.best)
+    targets = meta.targets
     config = _read_config(run)
-    spec = meta.get("model_spec") if isinstance(meta.get("model_spec"), dict) else {}
+    spec = meta.model_spec
 
     epochs = None
-    if (run / "metrics.csv").is_file():
+    if run.metrics.is_file():
         try:
-            epochs = pd.read_csv(run / "metrics.csv")
+            epochs = pd.read_csv(run.metrics)
         except (ValueError, pd.errors.ParserError) as err:
-            raise DarklensError(f"{run / 'metrics.csv'}: unreadable CSV ({err})") from None
-    best = dict(meta.get("val_metrics") or {})
-    if epochs is not None and "epoch" in epochs and meta.get("epoch") is not None:
+            raise DarklensError(f"{run.metrics}: unreadable CSV ({err})") from None
+    best = dict(meta.val_metrics)
+    if epochs is not None and "epoch" in epochs and meta.epoch is not None:
         # the CSV row of the best epoch fills anything the export's val_metrics lacks
-        match = epochs[epochs["epoch"] == meta["epoch"]]
+        match = epochs[epochs["epoch"] == meta.epoch]
         if len(match):
             best = {**match.iloc[-1].to_dict(), **best}
 
@@ -112,20 +112,20 @@ def _run_row(run: Path) -> tuple[dict, list[str]]:
     if epochs is not None and "images_per_s" in epochs:
         rate = float(np.nanmean(epochs["images_per_s"].to_numpy(float)))
     row = {
-        "run": run.name,
-        "path": str(run),
+        "run": path.name,
+        "path": str(path),
         "backbone": _backbone(spec, config),
         "head": spec.get("head", "?"),
-        "params": _count_params(run / "best" / "model.safetensors"),
+        "params": _count_params(run.best / WEIGHTS),
         "images_per_s": rate,
-        "best_epoch": meta.get("epoch", best.get("epoch")),
+        "best_epoch": meta.epoch if meta.epoch is not None else best.get("epoch"),
     }
     for t in targets:
-        for key in ("mae", "rmse", "r2"):
-            value = best.get(f"{key}_{t}")
-            row[f"{key}_{t}"] = _NAN if value is None else float(value)
+        for key in TARGET_METRICS:
+            value = best.get(metric_column(key, t))
+            row[metric_column(key, t)] = _NAN if value is None else float(value)
 
-    analysis = run / "analysis" / "metrics.json"
+    analysis = run.analysis / "metrics.json"
     if analysis.is_file():
         tested = _read_json(analysis)
         for t in targets:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from darklens import params as P
 from darklens.atomic import atomic_path
 
 __all__ = [
@@ -67,7 +68,8 @@ def plot_true_vs_pred(y_true, y_pred, path, sigma=None, name: str = "") -> Path:
     both = np.concatenate([y_true, y_pred])
     lo, hi = np.nanmin(both), np.nanmax(both)
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="y = x")
-    ax.set(xlabel=f"true {name}", ylabel=f"predicted {name}", title=f"{name}: true vs predicted")
+    ax.set(xlabel=f"true {P.label(name)}", ylabel=f"predicted {P.label(name)}",
+           title=f"{name}: true vs predicted")
     ax.legend(loc="upper left")
     return _save(fig, path)
 
@@ -102,7 +104,8 @@ def plot_residuals(y_true, y_pred, path, per_bin: list[dict] | None = None, name
         ax.errorbar(
             centres, bias, yerr=rmse, fmt="s-", color="C3", capsize=3, label="bin bias ± RMSE"
         )
-    ax.set(xlabel=f"true {name}", ylabel="predicted - true", title=f"{name}: residuals")
+    ax.set(xlabel=f"true {P.label(name)}", ylabel="predicted - true",
+           title=f"{name}: residuals")
     ax.legend(loc="best")
     return _save(fig, path)
 
@@ -208,7 +211,8 @@ def plot_bin_mae(per_bin: list[dict], path, name: str = "") -> Path:
     mae = [0.0 if b["n"] == 0 else b["mae"] for b in per_bin]
     bars = ax.bar(centres, mae, width=widths, color="C0")
     ax.bar_label(bars, labels=[f"n={b['n']}" for b in per_bin], fontsize=7)
-    ax.set(xlabel=f"true {name}", ylabel="MAE", title=f"{name}: MAE per bin of the truth")
+    ax.set(xlabel=f"true {P.label(name)}", ylabel="MAE",
+           title=f"{name}: MAE per bin of the truth")
     return _save(fig, path)
 
 

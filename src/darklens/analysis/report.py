@@ -3,7 +3,6 @@ labelled predictions table (as written by ``darklens infer`` plus ``T_true`` col
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from darklens import columns as C
 from darklens.analysis import calibration as cal
 from darklens.analysis import plots
 from darklens.analysis.metrics import (
@@ -19,27 +19,12 @@ from darklens.analysis.metrics import (
     per_bin_metrics,
     regression_metrics,
 )
+from darklens.analysis.report_text import html_report, markdown_report
 from darklens.atomic import write_text_atomic
 from darklens.errors import DarklensError
 
 __all__ = ["analyze", "read_predictions"]
 
-#: Summary columns of the report's table, in order (key, heading).
-_SUMMARY = [
-    ("n", "n"),
-    ("mae", "MAE"),
-    ("rmse", "RMSE"),
-    ("r2", "R²"),
-    ("bias", "bias"),
-    ("median_abs", "median abs. err"),
-    ("nll", "NLL"),
-    ("crps", "CRPS"),
-    ("miscalibration_area", "miscal. area"),
-    ("pit_ks_pvalue", "PIT KS p"),
-    ("interval_coverage_68", "cov. 68 %"),
-    ("interval_coverage_95", "cov. 95 %"),
-]
-_INTERVAL = re.compile(r"^(?P<target>.+)_lo(?P<level>\d+)$")
 
 
 def read_predictions(path: str | Path, truth: str | Path | None = None):
@@ -72,12 +57,12 @@ def read_predictions(path: str | Path, truth: str | Path | None = None):
         raise DarklensError(f"{path}: not a readable CSV table ({first})") from None
     if truth is not None:
         table = _join_truth(table, Path(truth))
-    predicted = [c[: -len("_mean")] for c in table.columns if c.endswith("_mean")]
+    predicted = C.predicted_targets(table.columns)
     if not predicted:
         raise DarklensError(
             f"{path}: no '<target>_mean' columns; expected a table written by darklens infer"
         )
-    targets = [t for t in predicted if f"{t}_true" in table.columns]
+    targets = [t for t in predicted if C.true_column(t) in table.columns]
     if not targets:
         raise DarklensError(
             f"{path}: no '<target>_true' column for {', '.join(predicted)}; "
@@ -94,17 +79,17 @@ def _join_truth(table, truth: Path):
     except (ValueError, OSError, pd.errors.ParserError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DarklensError(f"{truth}: not a readable labels CSV ({first})") from None
-    true_cols = [c for c in labels.columns if c.endswith("_true")]
-    if "source" not in labels.columns or not true_cols:
+    true_cols = [c for c in labels.columns if c.endswith(C.true_column(""))]
+    if C.SOURCE not in labels.columns or not true_cols:
         raise DarklensError(f"{truth}: expected a 'source' column and '<target>_true' columns")
-    if "source" not in table.columns:
+    if C.SOURCE not in table.columns:
         raise DarklensError("predictions table has no 'source' column to join the labels on")
     # joined by file name: the folder may have been given to infer by another (relative) path
-    key = table["source"].map(lambda s: Path(str(s)).name)
+    key = table[C.SOURCE].map(lambda s: Path(str(s)).name)
     if key.duplicated().any():
         raise DarklensError(f"predictions table: file name {key[key.duplicated()].iloc[0]!r} "
                             f"appears twice; cannot join {truth} by file name")
-    labels = labels.assign(_key=labels["source"].map(lambda s: Path(str(s)).name))
+    labels = labels.assign(_key=labels[C.SOURCE].map(lambda s: Path(str(s)).name))
     table = table.drop(columns=[c for c in true_cols if c in table.columns]).assign(_key=key)
     joined = table.merge(labels[["_key", *true_cols]], on="_key", how="left").drop(columns="_key")
     if joined[true_cols].isna().all(axis=None):
@@ -114,8 +99,8 @@ def _join_truth(table, truth: Path):
 
 def _target_metrics(table, name: str, source: Path) -> tuple[dict, dict]:
     """Metrics of one target and the arrays the plots need."""
-    y = table[f"{name}_true"].to_numpy(float)
-    mu = table[f"{name}_mean"].to_numpy(float)
+    y = table[C.true_column(name)].to_numpy(float)
+    mu = table[C.mean_column(name)].to_numpy(float)
     ok = np.isfinite(y) & np.isfinite(mu)  # unlabelled or failed rows carry no information
     if not ok.any():
         raise DarklensError(
@@ -128,8 +113,8 @@ def _target_metrics(table, name: str, source: Path) -> tuple[dict, dict]:
     out["per_bin"] = per_bin_metrics(y, mu)
     arrays = {"y": y, "mu": mu, "sigma": None}
 
-    if f"{name}_std" in table.columns:
-        sigma = table[f"{name}_std"].to_numpy(float)[ok]
+    if C.std_column(name) in table.columns:
+        sigma = table[C.std_column(name)].to_numpy(float)[ok]
         has = np.isfinite(sigma) & (sigma > 0)  # point models write NaN
         if has.any():
             ys, ms, ss = y[has], mu[has], sigma[has]
@@ -157,13 +142,13 @@ def _target_metrics(table, name: str, source: Path) -> tuple[dict, dict]:
 
     # the table's own intervals (possibly conformal-calibrated by infer), at whatever levels
     for col in table.columns:
-        m = _INTERVAL.match(col)
-        if m and m["target"] == name and f"{name}_hi{m['level']}" in table.columns:
-            lo = table[col].to_numpy(float)[ok]
-            hi = table[f"{name}_hi{m['level']}"].to_numpy(float)[ok]
+        parsed = C.parse_interval(col)
+        lo_col, hi_col = C.interval_columns(name, parsed[1]) if parsed else (None, None)
+        if parsed and parsed[0] == name and hi_col in table.columns:
+            lo, hi = table[lo_col].to_numpy(float)[ok], table[hi_col].to_numpy(float)[ok]
             value = cal.interval_coverage(y, lo, hi)
             if math.isfinite(value):
-                out[f"interval_coverage_{m['level']}"] = value
+                out[f"interval_coverage_{parsed[1]}"] = value
     return out, arrays
 
 
@@ -200,14 +185,6 @@ def _draw(name: str, m: dict, a: dict, out_dir: Path) -> list[tuple[str, str]]:
     return figs
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, int):
-        return str(v)
-    return "–" if not math.isfinite(v) else f"{v:.4g}"
-
-
 def _json_ready(obj):
     """NaN/inf become null: strict JSON readers (browsers, jq) reject NaN."""
     if isinstance(obj, dict):
@@ -217,73 +194,6 @@ def _json_ready(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
-
-
-def _markdown(source: Path, metrics: dict, figures: dict) -> str:
-    keys = [(k, h) for k, h in _SUMMARY if any(k in m for m in metrics.values())]
-    lines = [
-        f"# darklens analysis of `{source.name}`",
-        "",
-        "| target | " + " | ".join(h for _, h in keys) + " |",
-        "|---|" + "---|" * len(keys),
-    ]
-    for name, m in metrics.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(m.get(k)) for k, _ in keys) + " |")
-    for name, m in metrics.items():
-        lines += [
-            "",
-            f"## {name}",
-            "",
-            "| bin of truth | n | MAE | RMSE | bias |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| [{_fmt(b['lo'])}, {_fmt(b['hi'])}] | {b['n']} | {_fmt(b['mae'])} | "
-            f"{_fmt(b['rmse'])} | {_fmt(b['bias'])} |"
-            for b in m["per_bin"]
-        ]
-        lines.append("")
-        lines += [f"![{cap}]({fname})" for cap, fname in figures[name]]
-    return "\n".join(lines) + "\n"
-
-
-def _html(source: Path, metrics: dict, figures: dict) -> str:
-    e = html.escape
-    keys = [(k, h) for k, h in _SUMMARY if any(k in m for m in metrics.values())]
-    rows = "".join(
-        f"<tr><td>{e(name)}</td>" + "".join(f"<td>{_fmt(m.get(k))}</td>" for k, _ in keys) + "</tr>"
-        for name, m in metrics.items()
-    )
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>darklens analysis: {e(source.name)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
-        "img{max-width:32%;margin:4px}</style></head><body>",
-        f"<h1>darklens analysis of <code>{e(source.name)}</code></h1>",
-        "<table><tr><th>target</th>" + "".join(f"<th>{e(h)}</th>" for _, h in keys) + "</tr>",
-        rows,
-        "</table>",
-    ]
-    for name, m in metrics.items():
-        parts.append(
-            f"<h2>{e(name)}</h2><table><tr><th>bin of truth</th><th>n</th><th>MAE</th>"
-            "<th>RMSE</th><th>bias</th></tr>"
-        )
-        parts += [
-            f"<tr><td>[{_fmt(b['lo'])}, {_fmt(b['hi'])}]</td><td>{b['n']}</td>"
-            f"<td>{_fmt(b['mae'])}</td><td>{_fmt(b['rmse'])}</td><td>{_fmt(b['bias'])}</td>"
-            "</tr>"
-            for b in m["per_bin"]
-        ]
-        parts.append("</table><div>")
-        parts += [
-            f"<img src='{e(fname)}' alt='{e(cap)}' title='{e(cap)}'>"
-            for cap, fname in figures[name]
-        ]
-        parts.append("</div>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
 
 
 def analyze(predictions_csv: str | Path, out_dir: str | Path,
@@ -319,6 +229,6 @@ def analyze(predictions_csv: str | Path, out_dir: str | Path,
         metrics[name], arrays = _target_metrics(table, name, source)
         figures[name] = _draw(name, metrics[name], arrays, out_dir)
     write_text_atomic(out_dir / "metrics.json", json.dumps(_json_ready(metrics), indent=2))
-    write_text_atomic(out_dir / "report.md", _markdown(source, metrics, figures))
-    write_text_atomic(out_dir / "report.html", _html(source, metrics, figures))
+    write_text_atomic(out_dir / "report.md", markdown_report(source, metrics, figures))
+    write_text_atomic(out_dir / "report.html", html_report(source, metrics, figures))
     return metrics

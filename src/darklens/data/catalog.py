@@ -17,7 +17,8 @@ from darklens.data.merge import missing_shards
 from darklens.data.schema import IMAGE, SAMPLE, X, Y
 from darklens.errors import DarklensError
 
-__all__ = ["DatasetInfo", "describe", "read_columns", "split_indices"]
+__all__ = ["DatasetInfo", "check_finite", "describe", "read_columns", "read_images",
+           "split_indices"]
 
 SPLITS = ("train", "val", "test")
 #: 1-D variables that are coordinates of the image, not per-sample quantities
@@ -214,3 +215,57 @@ def read_columns(paths, names: Sequence[str]) -> np.ndarray:
                 block[:, j] = obj[()]
             parts.append(block)
     return np.concatenate(parts) if parts else np.empty((0, len(names)))
+
+
+def read_images(paths, rows=None) -> np.ndarray:
+    """Raw images of rows of the files' concatenation (all rows by default), no torch needed.
+
+    Rows are read in increasing order per file (one pass over the chunks), then returned in
+    the order asked.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape ``(len(rows), C, H, W)``, in the stored pixel units.
+    """
+    info = describe(paths)
+    rows = np.arange(info.n) if rows is None else np.asarray(rows, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(info.n_per_file)]).astype(np.int64)
+    unique, inverse = np.unique(rows, return_inverse=True)
+    files = np.searchsorted(offsets, unique, side="right") - 1
+    read = np.empty((len(unique), *info.image_shape), np.float32)
+    for i in np.unique(files):
+        sel = files == i
+        with open_h5(info.paths[i], **CHUNK_CACHE) as f:
+            block = f[IMAGE][unique[sel] - offsets[i]]
+        read[sel] = np.asarray(block, np.float32).reshape(-1, *info.image_shape)
+    return read[inverse.reshape(-1)]
+
+
+def check_finite(values: np.ndarray, names: list[str], what: str, info: DatasetInfo,
+                 rows: np.ndarray | None = None) -> None:
+    """Raise a one-line error naming the file and row of the first NaN/inf in ``values``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(N, len(names))`` columns as from :func:`read_columns`.
+    what : str
+        What the columns are (``"target"``, ``"input"``), for the message.
+    info : DatasetInfo
+        The files the values were read from.
+    rows : numpy.ndarray, optional
+        Rows of the concatenation the values belong to (all rows by default).
+    """
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    rows = np.arange(len(values)) if rows is None else rows
+    col = int(np.nonzero(bad.any(axis=0))[0][0])
+    first = int(rows[np.nonzero(bad[:, col])[0][0]])
+    offsets = np.cumsum(info.n_per_file)
+    path = info.paths[int(np.searchsorted(offsets, first, side="right"))]
+    raise DarklensError(
+        f"{path}: {what} {names[col]!r} has {int(bad[:, col].sum())} NaN/inf value(s) among the "
+        f"{len(values)} selected samples (first at row {first}); drop those rows via indices"
+    )

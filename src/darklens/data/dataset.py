@@ -20,25 +20,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from darklens.data.catalog import CHUNK_CACHE, describe, open_h5, read_columns
+from darklens.data.catalog import (
+    CHUNK_CACHE,
+    check_finite,
+    describe,
+    open_h5,
+    read_columns,
+    read_images,
+)
 from darklens.data.normalize import ImageNorm, TargetNorm
 from darklens.data.schema import IMAGE
 from darklens.errors import DarklensError
 
 __all__ = ["LensDataset"]
-
-
-def _check_finite(values: np.ndarray, names: list[str], what: str, rows, offsets, paths):
-    bad = ~np.isfinite(values)
-    if not bad.any():
-        return
-    col = int(np.nonzero(bad.any(axis=0))[0][0])
-    first = int(rows[np.nonzero(bad[:, col])[0][0]])
-    path = paths[int(np.searchsorted(offsets, first, side="right")) - 1]
-    raise DarklensError(
-        f"{path}: {what} {names[col]!r} has {int(bad[:, col].sum())} NaN/inf value(s) among the "
-        f"{len(values)} selected samples (first at row {first}); drop those rows via indices"
-    )
 
 
 class LensDataset(Dataset):
@@ -109,8 +103,8 @@ class LensDataset(Dataset):
             )
         raw_t = read_columns(self.paths, self.targets)[self.indices]
         raw_x = read_columns(self.paths, self.inputs)[self.indices]
-        _check_finite(raw_t, self.targets, "target", self.indices, self.offsets, self.paths)
-        _check_finite(raw_x, self.inputs, "input", self.indices, self.offsets, self.paths)
+        check_finite(raw_t, self.targets, "target", info, self.indices)
+        check_finite(raw_x, self.inputs, "input", info, self.indices)
         #: targets of the served rows in their stored units, float64 (N, T): for fitting norms
         self.raw_targets = raw_t
         #: known inputs of the served rows in their stored units, float64 (N, I)
@@ -178,25 +172,12 @@ class LensDataset(Dataset):
     def load_images(self, k: np.ndarray) -> np.ndarray:
         """Read raw images (no normalisation, no augmentation) of dataset positions ``k``.
 
-        Rows are read in increasing order per file (one pass over the chunks), then returned in
-        the order of ``k``.
-
         Returns
         -------
         numpy.ndarray
             float32, shape ``(len(k), C, H, W)``, in the stored pixel units.
         """
-        rows = self.indices[np.asarray(k, dtype=np.int64)]
-        out = np.empty((len(rows), *self.info.image_shape), np.float32)
-        unique, inverse = np.unique(rows, return_inverse=True)
-        images, files = self._handles(), self._locate(unique)
-        read = np.empty((len(unique), *self.info.image_shape), np.float32)
-        for i in np.unique(files):
-            sel = files == i
-            block = images[i][unique[sel] - self.offsets[i]]
-            read[sel] = np.asarray(block, np.float32).reshape(-1, *self.info.image_shape)
-        out[:] = read[inverse.reshape(-1)]
-        return out
+        return read_images(self.paths, self.indices[np.asarray(k, dtype=np.int64)])
 
     def __getitem__(self, k: int) -> dict:
         row = int(self.indices[k])

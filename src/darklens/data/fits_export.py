@@ -51,8 +51,7 @@ def export_fits(dataset: str | Path, folder: str | Path, inputs=(),
     from astropy.io.fits.verify import VerifyWarning
     from tqdm.auto import tqdm
 
-    from darklens.data.catalog import describe, open_h5, read_columns
-    from darklens.data.dataset import LensDataset
+    from darklens.data.catalog import describe, open_h5, read_columns, read_images
     from darklens.data.schema import PIXEL_SCALE_ATTR
 
     info = describe([dataset])
@@ -64,14 +63,13 @@ def export_fits(dataset: str | Path, folder: str | Path, inputs=(),
     values = read_columns([dataset], columns)
     with open_h5(Path(dataset)) as f:
         pixel_scale = f.attrs.get(PIXEL_SCALE_ATTR)
-    images = LensDataset([dataset], columns[:1])  # a dataset needs a target; only images are read
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     width = max(5, len(str(info.n - 1)))
     rows = []
     for start in tqdm(range(0, info.n, 256), desc="export", unit="blk", disable=not progress):
         idx = np.arange(start, min(start + 256, info.n))
-        for k, image in zip(idx, images.load_images(idx), strict=True):
+        for k, image in zip(idx, read_images([dataset], idx), strict=True):
             header = fits.Header()
             for name in inputs:
                 header[name.upper()] = float(values[k, columns.index(name)])

@@ -17,11 +17,18 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from darklens.errors import DarklensError
+from darklens.registry import Registry, expected_one_of
 
-__all__ = ["ImageNorm", "TargetNorm"]
+__all__ = ["IMAGE_MODES", "STRETCHES", "ImageNorm", "TargetNorm"]
 
-IMAGE_MODES = ("dataset", "per_image", "none")
-STRETCHES = ("none", "asinh", "log")
+#: ``data.stretch`` -> ``f(pixels float32, scale) -> stretched``
+STRETCHES: Registry = Registry("image stretch")
+#: ``data.image_norm`` -> ``f(stretched, norm) -> standardised``
+IMAGE_MODES: Registry = Registry("image normalisation")
+
+STRETCHES.register("none", lambda x, scale: x)
+STRETCHES.register("asinh", lambda x, scale: np.arcsinh(x / np.float32(scale)))
+STRETCHES.register("log", lambda x, scale: np.log1p(np.maximum(x, 0) / np.float32(scale)))
 
 #: Smallest standard deviation an image is divided by, in (stretched) image units: a blank or
 #: constant image then standardises to zeros instead of NaN/inf.
@@ -80,26 +87,17 @@ class ImageNorm:
     std: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.mode not in IMAGE_MODES:
-            raise DarklensError(
-                f"image norm mode {self.mode!r} is not one of {', '.join(IMAGE_MODES)}"
-            )
-        if self.stretch not in STRETCHES:
-            raise DarklensError(
-                f"image norm stretch {self.stretch!r} is not one of {', '.join(STRETCHES)}"
-            )
+        for field, table in (("mode", IMAGE_MODES), ("stretch", STRETCHES)):
+            if getattr(self, field) not in table:
+                raise expected_one_of(f"image norm {field}", table, getattr(self, field))
         self.stretch_scale = _number(self.stretch_scale, "image norm stretch_scale", True)
         self.mean = _number(self.mean, "image norm mean")
         self.std = _number(self.std, "image norm std", True)
 
     def stretched(self, images: np.ndarray) -> np.ndarray:
         """Return the stretched images as float32 (no standardisation)."""
-        x = np.asarray(images, dtype=np.float32)
-        if self.stretch == "asinh":
-            return np.arcsinh(x / np.float32(self.stretch_scale))
-        if self.stretch == "log":
-            return np.log1p(np.maximum(x, 0) / np.float32(self.stretch_scale))
-        return x
+        return STRETCHES.get(self.stretch)(np.asarray(images, dtype=np.float32),
+                                           self.stretch_scale)
 
     def apply(self, images: np.ndarray) -> np.ndarray:
         """Normalise one image ``(H, W)`` or ``(C, H, W)``, or a batch ``(B, C, H, W)``.
@@ -115,14 +113,7 @@ class ImageNorm:
                 f"image norm: expected (H, W), (C, H, W) or (B, C, H, W) "
                 f"images, got shape {x.shape}"
             )
-        if self.mode == "dataset":
-            return (x - np.float32(self.mean)) / np.float32(self.std)
-        if self.mode == "per_image":
-            axes = tuple(range(x.ndim - min(x.ndim, 3), x.ndim))  # one image: (C,) H, W
-            mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
-            std = np.maximum(x.std(axis=axes, keepdims=True, dtype=np.float64), STD_FLOOR)
-            return ((x - mean) / std).astype(np.float32)
-        return x
+        return IMAGE_MODES.get(self.mode)(x, self)
 
     def fit(self, images: np.ndarray, fit_scale: bool = False) -> ImageNorm:
         """Measure ``mean`` and ``std`` of the stretched training images.
@@ -167,6 +158,18 @@ class ImageNorm:
         """Rebuild from :meth:`to_dict` output; a wrong key or value raises DarklensError."""
         d = _check_keys(d, cls, "image norm")
         return cls(**d)
+
+
+IMAGE_MODES.register("dataset", lambda x, n: (x - np.float32(n.mean)) / np.float32(n.std))
+IMAGE_MODES.register("none", lambda x, norm: x)
+
+
+@IMAGE_MODES.register("per_image")
+def _per_image_standardised(x: np.ndarray, norm: ImageNorm) -> np.ndarray:
+    axes = tuple(range(x.ndim - min(x.ndim, 3), x.ndim))  # one image: (C,) H, W
+    mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
+    std = np.maximum(x.std(axis=axes, keepdims=True, dtype=np.float64), STD_FLOOR)
+    return ((x - mean) / std).astype(np.float32)
 
 
 def _is_tensor(x: object) -> bool:

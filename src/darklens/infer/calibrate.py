@@ -3,12 +3,10 @@ store them in the model export, so ``darklens infer`` reports intervals that rea
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from darklens.atomic import write_text_atomic
 from darklens.errors import DarklensError
 
 __all__ = ["calibrate"]
@@ -35,19 +33,19 @@ def calibrate(model_dir: str | Path, datasets: list[str | Path], levels=(0.68, 0
         Per target: ``sigma_scale``, ``levels``, ``quantiles``, ``n``, and the coverage of the
         raw Gaussian intervals before calibration.
     """
-    from darklens.analysis.calibration import fit_calibration, interval_coverage
-    from darklens.data.dataset import LensDataset
+    from darklens.analysis.calibration import fit_calibration, interval_coverage, z_value
+    from darklens.artifact import RunDir, write_calibration
+    from darklens.data.catalog import check_finite, describe, read_columns, read_images
     from darklens.infer.predict import Predictor
-    from darklens.train.export import META
 
-    export = Path(model_dir)
-    if (export / "best" / META).is_file():
-        export = export / "best"
+    export = RunDir.model_dir(model_dir)
     predictor = Predictor([export], tta=tta)
     targets, inputs = predictor.targets, predictor.inputs
-    ds = LensDataset([Path(p) for p in datasets], targets, inputs)
-    images, truth = ds.load_images(np.arange(len(ds))), ds.raw_targets
-    pred = predictor.predict(images, ds.raw_inputs if inputs else None)
+    info = describe([Path(p) for p in datasets])
+    truth, known = read_columns(info.paths, targets), read_columns(info.paths, inputs)
+    check_finite(truth, targets, "target", info)
+    check_finite(known, inputs, "input", info)
+    pred = predictor.predict(read_images(info.paths), known if inputs else None)
     result = {}
     for k, name in enumerate(targets):
         mu, sigma = pred[name]["mean"], pred[name]["std"]
@@ -55,17 +53,10 @@ def calibrate(model_dir: str | Path, datasets: list[str | Path], levels=(0.68, 0
             raise DarklensError(f"{export}: target {name!r} has no uncertainty (point head); "
                                 "calibration needs a gaussian head")
         cal = fit_calibration(truth[:, k], mu, sigma, levels)
-        cal["raw_coverage"] = [float(interval_coverage(truth[:, k], mu - z * sigma, mu + z * sigma))
-                               for z in _z(levels)]
+        cal["raw_coverage"] = [
+            float(interval_coverage(truth[:, k], mu - z * sigma, mu + z * sigma))
+            for z in map(z_value, levels)
+        ]
         result[name] = cal
-    meta_path = export / META
-    meta = json.loads(meta_path.read_text())
-    meta["calibration"] = result
-    write_text_atomic(meta_path, json.dumps(meta, indent=2, default=float))
+    write_calibration(export, result)
     return result
-
-
-def _z(levels):
-    from scipy.stats import norm
-
-    return [float(norm.ppf(0.5 + level / 2)) for level in levels]

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from darklens import columns as C
 from darklens.errors import DarklensError
 from darklens.infer.predict import Predictor, intervals
-from darklens.infer.readers import BadInput, Source, iter_inputs
+from darklens.infer.readers import BadInput
+from darklens.infer.sources import Source, iter_inputs
 from darklens.infer.tables import check_output, errors_path, write_table
 
-__all__ = ["LEVELS", "Summary", "predict_paths"]
+__all__ = ["Summary", "predict_paths"]
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,6 @@ class Summary:
     paths: dict[str, Path]
 
 
-#: interval levels written to the table, with their column suffix
-LEVELS = {68: 0.68, 95: 0.95}
-
-
 def _read_inputs_csv(path, names: list[str]) -> dict[str, np.ndarray]:
     """``source`` (full path and bare file name) -> known input values from a CSV."""
     path = Path(path)
@@ -48,16 +46,16 @@ def _read_inputs_csv(path, names: list[str]) -> dict[str, np.ndarray]:
         table = pd.read_csv(path)
     except (OSError, ValueError) as err:
         raise DarklensError(f"{path}: unreadable inputs CSV ({err})") from None
-    missing = [c for c in ("source", *names) if c not in table.columns]
+    missing = [c for c in (C.SOURCE, *names) if c not in table.columns]
     if missing:
         raise DarklensError(
-            f"{path}: inputs CSV lacks columns {missing} (expected source, {', '.join(names)})"
+            f"{path}: inputs CSV lacks columns {missing} (expected {C.SOURCE}, {', '.join(names)})"
         )
     rows = {}
     for _, r in table.iterrows():
         values = r[names].to_numpy(dtype=np.float64)
-        rows[str(r["source"])] = values
-        rows.setdefault(Path(str(r["source"])).name, values)
+        rows[str(r[C.SOURCE])] = values
+        rows.setdefault(Path(str(r[C.SOURCE])).name, values)
     return rows
 
 
@@ -84,6 +82,48 @@ def _known_inputs(src: Source, names, csv_rows, header_keys) -> np.ndarray:
     return out
 
 
+def _rows(predictor: Predictor, batch: list[tuple[Source, np.ndarray, np.ndarray]]) -> list:
+    """Predict one batch of prepared images; one table row (dict) per image."""
+    images = np.stack([b[1] for b in batch])
+    known = np.stack([b[2] for b in batch]) if predictor.inputs else None
+    pred = predictor.predict(images, known)
+    rows = []
+    for i, (src, _, _) in enumerate(batch):
+        row: dict = {C.SOURCE: src.name}
+        for t in predictor.targets:
+            mu, sd = pred[t]["mean"][i], pred[t]["std"][i]
+            cal = predictor.calibration.get(t)
+            # a calibrated model reports its sigma-scaled std (the best Gaussian one)
+            row[C.mean_column(t)] = mu
+            row[C.std_column(t)] = sd * float(cal.get("sigma_scale", 1.0)) if cal else sd
+            for tag, level in C.LEVELS.items():
+                lo, hi = intervals(mu, sd, level, cal)
+                lo_col, hi_col = C.interval_columns(t, tag)
+                row[lo_col], row[hi_col] = float(lo), float(hi)
+            if t in src.values:
+                row[C.true_column(t)] = src.values[t]
+        rows.append(row)
+    return rows
+
+
+def _usable(predictor: Predictor, sources, options: dict, errors: list, strict: bool):
+    """``(source, prepared image, known inputs)`` of every usable source; the others are
+    recorded in ``errors`` (or raised with ``strict``)."""
+    for src in sources:
+        try:
+            if src.error is not None:
+                raise BadInput(src.error, src.name)
+            image = predictor.prepare(src.image, resize=options["resize"], crop=options["crop"])
+            known = _known_inputs(src, predictor.inputs, options["csv_rows"],
+                                  options["header_keys"])
+        except BadInput as err:
+            if strict:
+                raise BadInput(err.reason, src.name) from None
+            errors.append({"path": src.name, "reason": err.reason})
+            continue
+        yield src, image, known
+
+
 def predict_paths(
     predictor: Predictor,
     inputs: Sequence[str | os.PathLike],
@@ -104,8 +144,9 @@ def predict_paths(
         Image files, folders and darklens HDF5 datasets (see :func:`iter_inputs`).
     out : path
         Output table; ``.csv``, ``.parquet`` (needs pyarrow) or ``.nc`` (netCDF). Columns:
-        ``source``, then per target T ``T_mean``, ``T_std``, ``T_lo68``, ``T_hi68``,
-        ``T_lo95``, ``T_hi95`` and, when some input carries labels, ``T_true``.
+        :func:`darklens.columns.prediction_columns` (``source``, then per target T ``T_mean``,
+        ``T_std``, ``T_lo68``, ``T_hi68``, ``T_lo95``, ``T_hi95``) and, when some input
+        carries labels, ``T_true``.
     resize, crop : bool
         Adapt other image sizes (see :meth:`Predictor.prepare`).
     strict : bool
@@ -124,62 +165,36 @@ def predict_paths(
     from tqdm.auto import tqdm
 
     out = check_output(out)
-    csv_rows = _read_inputs_csv(inputs_csv, predictor.inputs) if inputs_csv else None
-    header_keys = dict(header_keys or {})
+    options = {
+        "resize": resize, "crop": crop, "header_keys": dict(header_keys or {}),
+        "csv_rows": _read_inputs_csv(inputs_csv, predictor.inputs) if inputs_csv else None,
+    }
     rows: list[dict] = []
     errors: list[dict] = []
-    batch: list[tuple[Source, np.ndarray, np.ndarray]] = []
-
-    def flush() -> None:
-        images = np.stack([b[1] for b in batch])
-        known = np.stack([b[2] for b in batch]) if predictor.inputs else None
-        pred = predictor.predict(images, known)
-        for i, (src, _, _) in enumerate(batch):
-            row: dict = {"source": src.name}
-            for t in predictor.targets:
-                mu, sd = pred[t]["mean"][i], pred[t]["std"][i]
-                cal = predictor.calibration.get(t)
-                # a calibrated model reports its sigma-scaled std (the best Gaussian one)
-                row[f"{t}_mean"] = mu
-                row[f"{t}_std"] = sd * float(cal.get("sigma_scale", 1.0)) if cal else sd
-                for tag, level in LEVELS.items():
-                    lo, hi = intervals(mu, sd, level, cal)
-                    row[f"{t}_lo{tag}"], row[f"{t}_hi{tag}"] = float(lo), float(hi)
-                if t in src.values:
-                    row[f"{t}_true"] = src.values[t]
-            rows.append(row)
-        batch.clear()
-
+    batch: list = []
     bar = tqdm(desc="infer", unit="image", disable=not progress)
-    for src in iter_inputs(inputs, predictor.bands):
-        bar.update()
-        try:
-            if src.error is not None:
-                raise BadInput(src.error, src.name)
-            image = predictor.prepare(src.image, resize=resize, crop=crop)
-            known = _known_inputs(src, predictor.inputs, csv_rows, header_keys)
-        except BadInput as err:
-            if strict:
-                raise BadInput(err.reason, src.name) from None
-            errors.append({"path": src.name, "reason": err.reason})
-            continue
-        batch.append((src, image, known))
+    sources = iter_inputs(inputs, predictor.bands)
+    for item in _usable(predictor, _counted(sources, bar), options, errors, strict):
+        batch.append(item)
         if len(batch) >= predictor.batch_size:
-            flush()
+            rows += _rows(predictor, batch)
+            batch.clear()
     if batch:
-        flush()
+        rows += _rows(predictor, batch)
     bar.close()
 
-    columns = ["source"] + [
-        f"{t}_{c}"
-        for t in predictor.targets
-        for c in ("mean", "std", "lo68", "hi68", "lo95", "hi95")
-    ]
     table = pd.DataFrame(rows)
     # T_true after the prediction columns, only for targets some input carries
-    columns += [f"{t}_true" for t in predictor.targets if f"{t}_true" in table.columns]
-    table = table.reindex(columns=columns)
+    labelled = [C.true_column(t) for t in predictor.targets]
+    columns = C.prediction_columns(predictor.targets)
+    table = table.reindex(columns=columns + [c for c in labelled if c in table.columns])
     table_path = write_table(table, out)
     err_path = errors_path(out)
     write_table(pd.DataFrame(errors, columns=["path", "reason"]), err_path)
     return Summary(len(rows), len(errors), {"table": table_path, "errors": err_path})
+
+
+def _counted(sources, bar):
+    for src in sources:
+        bar.update()
+        yield src

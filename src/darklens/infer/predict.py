@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from statistics import NormalDist
 
 import numpy as np
 import torch
 
-from darklens.data.normalize import ImageNorm, TargetNorm
+from darklens.analysis.calibration import z_value
+from darklens.artifact import ModelMeta, load_model
 from darklens.errors import DarklensError
 from darklens.infer.readers import BadInput
 
-__all__ = ["Predictor", "intervals", "z_value"]
+__all__ = ["Predictor", "intervals"]
 
 
 class Predictor:
@@ -47,17 +47,15 @@ class Predictor:
         tta: bool = False,
         batch_size: int = 64,
     ):
-        from darklens.train.export import load_export
-
         if not models:
             raise DarklensError("infer: no model given")
-        members = [(load_export(p, device), str(p)) for p in models]
+        members = [(load_model(p, device), str(p)) for p in models]
         self._setup([m for m, _ in members], [n for _, n in members], device, tta, batch_size)
 
     @classmethod
     def from_members(
         cls,
-        members: Sequence[tuple[torch.nn.Module, dict]],
+        members: Sequence[tuple[torch.nn.Module, ModelMeta]],
         device: str = "cpu",
         tta: bool = False,
         batch_size: int = 64,
@@ -75,27 +73,20 @@ class Predictor:
         first = members[0][1]
         for (_, meta), name in zip(members[1:], names[1:], strict=True):
             for key in ("targets", "inputs", "image_shape"):
-                if list(meta[key]) != list(first[key]):
+                if list(getattr(meta, key)) != list(getattr(first, key)):
                     raise DarklensError(
-                        f"{name}: {key} {meta[key]} differ from {first[key]} of {names[0]}; "
-                        f"ensemble members must share targets, inputs and image shape"
+                        f"{name}: {key} {getattr(meta, key)} differ from {getattr(first, key)} "
+                        f"of {names[0]}; ensemble members must share targets, inputs and image "
+                        "shape"
                     )
         self.device, self.tta, self.batch_size = torch.device(device), bool(tta), batch_size
-        self.targets: list[str] = list(first["targets"])
-        self.inputs: list[str] = list(first["inputs"])
-        self.image_shape: tuple[int, int, int] = tuple(int(v) for v in first["image_shape"])
+        self.targets: list[str] = list(first.targets)
+        self.inputs: list[str] = list(first.inputs)
+        self.image_shape: tuple[int, int, int] = tuple(int(v) for v in first.image_shape)
         # members may come from different trainings, so each keeps its own normalisations
-        self._members = [
-            (
-                model.to(self.device).eval(),
-                ImageNorm.from_dict(meta["image_norm"]),
-                TargetNorm.from_dict(meta["target_norm"]),
-                TargetNorm.from_dict(meta["input_norm"]) if meta.get("input_norm") else None,
-            )
-            for model, meta in members
-        ]
+        self._members = [(model.to(self.device).eval(), *meta.norms()) for model, meta in members]
         #: per target ``{"sigma_scale", "levels", "quantiles"}``; the first member's for all
-        self.calibration: dict = dict(first.get("calibration") or {})
+        self.calibration: dict = dict(first.calibration)
 
     @property
     def bands(self) -> int:
@@ -231,13 +222,6 @@ def _d4(x: torch.Tensor):
         base = torch.flip(x, dims=(-1,)) if flip else x
         for k in range(4):
             yield torch.rot90(base, k, dims=(-2, -1))
-
-
-def z_value(level: float) -> float:
-    """Half-width, in standard deviations, of the central Gaussian interval holding ``level``."""
-    if not 0 < level < 1:
-        raise DarklensError(f"interval level {level!r}: expected a number between 0 and 1")
-    return NormalDist().inv_cdf(0.5 + level / 2)
 
 
 def intervals(mean, std, level: float, calibration: dict | None = None):

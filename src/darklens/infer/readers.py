@@ -1,37 +1,32 @@
 """Image readers for ``darklens infer``: one registered function per file format.
 
 A reader turns one file into a float32 ``(H, W)`` or ``(C, H, W)`` array plus, for FITS, the
-header (known inputs can come from header keywords). :func:`iter_inputs` walks files, folders
-and darklens HDF5 datasets and yields one :class:`Source` per image; a file that cannot be used
-yields a Source carrying the reason instead of raising, so one bad file never stops a batch.
+header (known inputs can come from header keywords). Walking folders and datasets into one
+:class:`~darklens.infer.sources.Source` per image is :mod:`darklens.infer.sources`.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from darklens.errors import DarklensError
+from darklens.registry import Registry
 
 __all__ = [
     "BadInput",
     "READERS",
     "DATASET_SUFFIXES",
-    "Source",
     "check_image",
-    "iter_inputs",
     "read_image",
     "read_image_header",
     "register_reader",
+    "suffix_of",
 ]
-
-#: Samples read from an HDF5 dataset at a time (one chunked read instead of one per sample)
-H5_BLOCK = 64
 
 
 class BadInput(DarklensError):
@@ -42,34 +37,9 @@ class BadInput(DarklensError):
         super().__init__(reason if path is None else f"{path}: {reason}")
 
 
-@dataclass
-class Source:
-    """One image to predict, or the reason it cannot be.
-
-    Attributes
-    ----------
-    name : str
-        The file path, or ``file.h5#index`` for a dataset sample.
-    image : numpy.ndarray or None
-        float32 ``(H, W)`` or ``(C, H, W)``; None when ``error`` is set.
-    header : Mapping or None
-        The FITS header of the image HDU (known inputs by keyword), else None.
-    values : dict of str to float
-        Per-sample variables stored with the image (HDF5 datasets): true targets and inputs.
-    error : str or None
-        Why the image cannot be used.
-    """
-
-    name: str
-    image: np.ndarray | None = None
-    header: Mapping | None = None
-    values: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-
-
 Reader = Callable[[Path], tuple[np.ndarray, Mapping | None]]
 #: suffix (lower case, with dot, may be compound like ``.fits.gz``) -> reader
-READERS: dict[str, Reader] = {}
+READERS: Registry[Reader] = Registry("image reader")
 #: suffixes of darklens HDF5 datasets, expanded into one Source per sample
 DATASET_SUFFIXES = (".h5", ".hdf5", ".nc")
 
@@ -79,7 +49,7 @@ def register_reader(*suffixes: str) -> Callable[[Reader], Reader]:
 
     def deco(fn: Reader) -> Reader:
         for s in suffixes:
-            READERS[s.lower()] = fn
+            READERS.register(s.lower(), fn)
         return fn
 
     return deco
@@ -112,7 +82,7 @@ def _read_fits(path: Path) -> tuple[np.ndarray, Mapping]:
     except BadInput:
         raise
     except Exception as err:  # astropy raises many types (OSError, ValueError, TypeError...)
-        raise BadInput(f"corrupt or truncated FITS ({_short(err)})") from None
+        raise BadInput(f"corrupt or truncated FITS ({short_reason(err)})") from None
     raise BadInput("FITS file holds no image HDU")
 
 
@@ -124,7 +94,7 @@ def _read_npy(path: Path) -> tuple[np.ndarray, None]:
         # without the NPY magic numpy falls back to pickle, which allow_pickle=False refuses
         raise BadInput("not a .npy array file (text or pickled data?)") from None
     except (OSError, EOFError) as err:
-        raise BadInput(f"truncated or corrupt .npy ({_short(err)})") from None
+        raise BadInput(f"truncated or corrupt .npy ({short_reason(err)})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiub":
         raise BadInput(f"not a numeric array (dtype {getattr(arr, 'dtype', '?')})")
     return arr.astype(np.float32), None
@@ -139,18 +109,18 @@ def _read_pillow(path: Path) -> tuple[np.ndarray, None]:
             # np.asarray keeps 16-bit ('I;16') and float ('F') values; convert() would not
             arr = np.asarray(im)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise BadInput(f"corrupt or truncated image ({_short(err)})") from None
+        raise BadInput(f"corrupt or truncated image ({short_reason(err)})") from None
     if arr.ndim == 3:  # (H, W, bands) -> (bands, H, W), the model's layout
         arr = np.moveaxis(arr, -1, 0)
     return arr.astype(np.float32), None
 
 
-def _short(err: Exception) -> str:
+def short_reason(err: Exception) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return text[:120]
 
 
-def _suffix(path: Path) -> str | None:
+def suffix_of(path: Path) -> str | None:
     """The longest registered suffix the file name ends with (``.fits.gz`` before ``.gz``)."""
     name = path.name.lower()
     known = [s for s in (*READERS, *DATASET_SUFFIXES) if name.endswith(s)]
@@ -216,7 +186,7 @@ def read_image_header(path: str | os.PathLike) -> tuple[np.ndarray, Mapping | No
 
 
 def _read(path: Path) -> tuple[np.ndarray, Mapping | None]:
-    suffix = _suffix(path)
+    suffix = suffix_of(path)
     if suffix not in READERS:
         expected = ", ".join(sorted(READERS))
         raise BadInput(f"unsupported suffix {''.join(path.suffixes)!r} (expected {expected})")
@@ -233,72 +203,3 @@ def _read(path: Path) -> tuple[np.ndarray, Mapping | None]:
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read one image file (see :func:`read_image_header`); return the float32 array only."""
     return read_image_header(path)[0]
-
-
-def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            # sorted, so row order (and any error listing) is reproducible across file systems
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-            yield from files
-        else:
-            yield p
-
-
-def _iter_dataset(path: Path, bands: int | None) -> Iterator[Source]:
-    import h5py
-
-    from darklens.data.catalog import describe, open_h5, read_columns
-    from darklens.data.schema import IMAGE
-
-    try:
-        info = describe(path)
-        columns = read_columns(path, info.variables)
-    except DarklensError as err:
-        # describe's message starts with the path; the errors table has its own path column
-        yield Source(str(path), error=str(err).removeprefix(f"{path}: "))
-        return
-    except OSError as err:
-        yield Source(str(path), error=f"unreadable HDF5 ({_short(err)})")
-        return
-    with open_h5(path) as f:
-        image: h5py.Dataset = f[IMAGE]
-        for start in range(0, info.n, H5_BLOCK):
-            block = image[start : start + H5_BLOCK]
-            for j, img in enumerate(block):
-                k = start + j
-                values = dict(zip(info.variables, columns[k].tolist(), strict=True))
-                name = f"{path}#{k}"
-                try:
-                    yield Source(name, check_image(img, bands), values=values)
-                except BadInput as err:
-                    yield Source(name, values=values, error=err.reason)
-
-
-def iter_inputs(paths: Iterable[str | os.PathLike], bands: int | None = None) -> Iterator[Source]:
-    """Yield every image found under ``paths``, one :class:`Source` each.
-
-    Parameters
-    ----------
-    paths : iterable of path
-        Image files, folders (searched recursively, sorted; hidden files skipped) and darklens
-        HDF5 datasets (``.h5``, ``.hdf5``, ``.nc``; one Source per sample with its stored
-        per-sample variables).
-    bands : int, optional
-        The model's bands, for :func:`check_image`.
-
-    Yields
-    ------
-    Source
-        With ``image`` set, or with ``error`` giving the reason the file/sample is unusable.
-    """
-    for path in _expand(paths):
-        if _suffix(path) in DATASET_SUFFIXES:
-            yield from _iter_dataset(path, bands)
-            continue
-        try:
-            image, header = read_image_header(path)
-            yield Source(str(path), check_image(image, bands), header=header)
-        except BadInput as err:
-            yield Source(str(path), error=err.reason)

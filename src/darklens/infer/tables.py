@@ -11,12 +11,13 @@ import pandas as pd
 
 from darklens.atomic import atomic_path
 from darklens.errors import DarklensError
+from darklens.registry import Registry
 
 __all__ = ["WRITERS", "check_output", "errors_path", "register_writer", "write_table"]
 
 Writer = Callable[[pd.DataFrame, Path], None]
 #: output suffix -> writer(table, path)
-WRITERS: dict[str, Writer] = {}
+WRITERS: Registry[Writer] = Registry("table writer")
 #: suffix -> (module the writer needs, pip package that provides it)
 _NEEDS = {".parquet": ("pyarrow", "pyarrow"), ".nc": ("h5netcdf", "h5netcdf")}
 
@@ -24,11 +25,7 @@ _NEEDS = {".parquet": ("pyarrow", "pyarrow"), ".nc": ("h5netcdf", "h5netcdf")}
 def register_writer(suffix: str) -> Callable[[Writer], Writer]:
     """Register ``writer(table, path)`` for an output suffix."""
 
-    def deco(fn: Writer) -> Writer:
-        WRITERS[suffix] = fn
-        return fn
-
-    return deco
+    return WRITERS.register(suffix)
 
 
 @register_writer(".csv")
@@ -55,10 +52,7 @@ def check_output(out: str | os.PathLike) -> Path:
     """Check the output suffix and that its writer's package is installed, before any work."""
     out = Path(out)
     suffix = out.suffix.lower()
-    if suffix not in WRITERS:
-        raise DarklensError(
-            f"{out}: unsupported output suffix {out.suffix!r} (expected {', '.join(WRITERS)})"
-        )
+    WRITERS.get(suffix, f"{out}: unsupported output suffix")
     module, package = _NEEDS.get(suffix, (None, None))
     if module and importlib.util.find_spec(module) is None:
         raise DarklensError(f"{out}: writing {suffix} needs {package} (pip install {package})")

@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-import importlib
-
+from darklens.lazy import lazy_attributes
 from darklens.models.config import FusionConfig, HeadConfig, ModelConfig
 
 __all__ = [
@@ -30,7 +29,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'darklens.models' has no attribute {name!r}")
+__getattr__ = lazy_attributes("darklens.models", _LAZY)

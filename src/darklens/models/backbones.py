@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-import urllib.error
 from dataclasses import dataclass
-from pathlib import Path
 
 import timm
 import torch
@@ -19,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from darklens.errors import DarklensError
+from darklens.models.weights import check_weight_keys, timm_errors, weight_keys
+from darklens.registry import Registry
 
 __all__ = [
     "BACKBONES",
@@ -57,16 +57,13 @@ class BackboneSpec:
         return math.ceil(side / self.multiple) * self.multiple
 
 
-BACKBONES: dict[str, BackboneSpec] = {}
+#: friendly name -> what its timm model needs
+BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 
 
 def register_backbone(name: str, timm_name: str | None = None, **needs) -> BackboneSpec:
     """Register friendly ``name`` for timm model ``timm_name`` (default: ``name``)."""
-    if name in BACKBONES:
-        raise ValueError(f"backbone {name!r} is already registered")
-    spec = BackboneSpec(timm_name or name, **needs)
-    BACKBONES[name] = spec
-    return spec
+    return BACKBONES.register(name, BackboneSpec(timm_name or name, **needs))
 
 
 # Minimum sides measured with timm 1.0 (see MACHINE-NOTES.md): the Inception stems need 75 px,
@@ -157,61 +154,6 @@ class Backbone(nn.Module):
         return self.model(x)
 
 
-def _download_errors() -> tuple[type[BaseException], ...]:
-    # hf_hub_download raises LocalEntryNotFoundError both offline (HF_HUB_OFFLINE=1) and when the
-    # host cannot be resolved; torch.hub (url weights) raises URLError.
-    errors: list[type[BaseException]] = [urllib.error.URLError, ConnectionError, TimeoutError]
-    try:
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-    except ImportError:
-        pass
-    else:
-        errors += [LocalEntryNotFoundError, HfHubHTTPError]
-    return tuple(errors)
-
-
-def _file_keys(name: str, path: str, where: str) -> set[str]:
-    """Weight names in a local weights file, with one-line errors for a missing or bad file."""
-    from timm.models import load_state_dict
-
-    if not Path(path).is_file():
-        raise DarklensError(f"{where}: weights file {path} not found")
-    try:
-        if path.endswith(".safetensors"):
-            from safetensors import safe_open
-
-            # Reads only the header: the tensors are loaded once, by timm.
-            with safe_open(path, framework="pt") as f:
-                return set(f.keys())
-        return set(load_state_dict(path))
-    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user mistake
-        raise DarklensError(
-            f"{where}: cannot read {path} as weights for backbone {name} ({type(err).__name__})"
-        ) from None
-
-
-def _norm_key(key: str) -> str:
-    # Feature wrappers rename modules ("features_denseblock2", "model.blocks"); comparing with
-    # "_" and "." folded together and without the wrapper prefix matches them with the file.
-    return key.removeprefix("model.").removeprefix("module.").replace("_", ".")
-
-
-def _check_keys(name: str, model: nn.Module, keys: set[str], path: str, where: str) -> None:
-    # timm loads non-strictly once the classifier is dropped, so a file of another architecture
-    # would silently leave random weights: every backbone weight must come from the file.
-    have = {_norm_key(k) for k in keys}
-    missing = [
-        k
-        for k in model.state_dict()
-        if _norm_key(k) not in have and not k.endswith("num_batches_tracked")
-    ]
-    if missing:
-        raise DarklensError(
-            f"{where}: {path} lacks {len(missing)} weights of backbone {name} "
-            f"(e.g. {missing[0]!r}); is it a checkpoint of this architecture?"
-        )
-
-
 def create_backbone(
     name: str,
     in_chans: int,
@@ -261,43 +203,13 @@ def create_backbone(
         if out_indices:
             kwargs["out_indices"] = tuple(out_indices)
     if pretrained_path:
-        keys = _file_keys(name, pretrained_path, f"{where}.pretrained_path")
-        # timm then loads the file as it loads downloaded weights: the first conv is adapted to
-        # in_chans and the classifier is dropped.
+        keys = weight_keys(name, pretrained_path, f"{where}.pretrained_path")
+        # timm loads the file as it loads downloaded weights
         kwargs["pretrained_cfg_overlay"] = {"file": str(pretrained_path)}
-    try:
+    with timm_errors(name, where, pretrained_path, out_indices if features_only else None):
         model = timm.create_model(
             spec.timm_name, pretrained=pretrained or bool(pretrained_path), **kwargs
         )
-    except _download_errors():
-        raise DarklensError(
-            f"backbone {name}: pretrained weights could not be downloaded (offline?); download "
-            f"them once or set {where}.pretrained_path to a local file"
-        ) from None
-    except TypeError as err:
-        if "drop_path_rate" in str(err):
-            raise DarklensError(
-                f"{where}.drop_path: backbone {name} does not support stochastic depth; set 0"
-            ) from None
-        raise
-    except (RuntimeError, IndexError, AssertionError) as err:
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        if pretrained_path and lines and "loading state_dict" in lines[0]:
-            detail = lines[1] if len(lines) > 1 else lines[0]
-            raise DarklensError(
-                f"{where}.pretrained_path: {pretrained_path} does not fit backbone {name} "
-                f"({detail})"
-            ) from None
-        if lines and "No pretrained weights" in lines[0]:
-            raise DarklensError(
-                f"{where}.pretrained: backbone {name} has no pretrained weights in timm"
-            ) from None
-        if features_only and out_indices:
-            raise DarklensError(
-                f"{where}.fusion.out_indices: invalid stages {list(out_indices)} for backbone "
-                f"{name} ({lines[0] if lines else type(err).__name__})"
-            ) from None
-        raise
     if pretrained_path:
-        _check_keys(name, model, keys, pretrained_path, f"{where}.pretrained_path")
+        check_weight_keys(name, model, keys, pretrained_path, f"{where}.pretrained_path")
     return Backbone(name, spec.timm_name, model, size if size != img_size else None, features_only)

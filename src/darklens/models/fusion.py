@@ -7,50 +7,24 @@ Fusion ops (:data:`FUSION_OPS`) combine a list of pooled vectors ``(B, d_i)`` in
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
 from darklens.errors import DarklensError
 from darklens.models.backbones import Backbone, create_backbone
+from darklens.registry import Registry
 
-__all__ = [
-    "EXTRACTORS",
-    "FUSION_OPS",
-    "SingleBackbone",
-    "build_extractor",
-    "build_fusion_op",
-    "register_extractor",
-    "register_fusion_op",
-]
+__all__ = ["EXTRACTORS", "FUSION_OPS", "SingleBackbone", "build_extractor", "build_fusion_op"]
 
-FUSION_OPS: dict[str, type[nn.Module]] = {}
-EXTRACTORS: dict[str, type[nn.Module]] = {}
-
-
-def _registrar(table: dict, what: str) -> Callable[[str], Callable]:
-    def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-        def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-            if name in table:
-                raise ValueError(f"{what} {name!r} is already registered")
-            table[name] = cls
-            return cls
-
-        return wrap
-
-    return register
-
-
-register_fusion_op = _registrar(FUSION_OPS, "fusion op")
-register_extractor = _registrar(EXTRACTORS, "feature extractor")
+#: ``model.fusion.op`` -> module ``(in_features, width, attn_heads, where)``
+FUSION_OPS: Registry[type[nn.Module]] = Registry("fusion op")
+#: ``model.fusion.kind`` -> module ``(model config, in_chans, img_size, where)``
+EXTRACTORS: Registry[type[nn.Module]] = Registry("feature extractor")
 
 
 def build_fusion_op(name: str, in_features: list[int], width: int, attn_heads: int, where: str):
     """Build registered fusion op ``name`` for inputs of widths ``in_features``."""
-    if name not in FUSION_OPS:
-        raise DarklensError(f"{where}.op: expected one of {', '.join(FUSION_OPS)}, got {name!r}")
-    return FUSION_OPS[name](list(in_features), width, attn_heads, where)
+    return FUSION_OPS.get(name, f"{where}.op")(list(in_features), width, attn_heads, where)
 
 
 def build_extractor(cfg, in_chans: int, img_size: int, where: str = "model") -> nn.Module:
@@ -58,14 +32,10 @@ def build_extractor(cfg, in_chans: int, img_size: int, where: str = "model") -> 
     fusion = cfg.fusion_config
     if fusion is None:
         return SingleBackbone(cfg, in_chans, img_size, where)
-    if fusion.kind not in EXTRACTORS:
-        raise DarklensError(
-            f"{where}.fusion.kind: expected one of {', '.join(EXTRACTORS)}, got {fusion.kind!r}"
-        )
-    return EXTRACTORS[fusion.kind](cfg, in_chans, img_size, where)
+    return EXTRACTORS.get(fusion.kind, f"{where}.fusion.kind")(cfg, in_chans, img_size, where)
 
 
-@register_fusion_op("concat")
+@FUSION_OPS.register("concat")
 class ConcatFusion(nn.Module):
     """Concatenation; ``out_features`` is the sum of the input widths."""
 
@@ -90,7 +60,7 @@ class _Projected(nn.Module):
         return torch.stack([p(f) for p, f in zip(self.proj, feats, strict=True)], dim=1)
 
 
-@register_fusion_op("sum")
+@FUSION_OPS.register("sum")
 class SumFusion(_Projected):
     """Sum of the projections to ``width``."""
 
@@ -101,7 +71,7 @@ class SumFusion(_Projected):
         return self.project(feats).sum(dim=1)
 
 
-@register_fusion_op("weights")
+@FUSION_OPS.register("weights")
 class WeightedFusion(_Projected):
     """Projections to ``width`` averaged with learned softmax weights (one per input)."""
 
@@ -114,7 +84,7 @@ class WeightedFusion(_Projected):
         return torch.einsum("bnd,n->bd", self.project(feats), weights)
 
 
-@register_fusion_op("attention")
+@FUSION_OPS.register("attention")
 class AttentionFusion(_Projected):
     """Attention pooling: a learned query attends over the projected inputs as tokens.
 
@@ -164,7 +134,7 @@ class SingleBackbone(nn.Module):
         return self.backbones[0](image)
 
 
-@register_extractor("backbones")
+@EXTRACTORS.register("backbones")
 class BackboneFusion(nn.Module):
     """Several backbones on the same image, each pooled, fused by a fusion op."""
 
@@ -200,7 +170,7 @@ class BackboneFusion(nn.Module):
         return self.fuse([b(image) for b in self.backbones])
 
 
-@register_extractor("stages")
+@EXTRACTORS.register("stages")
 class StageFusion(nn.Module):
     """Several stages of one backbone (timm ``features_only``), each pooled, then fused."""
 

@@ -1,6 +1,6 @@
 """Regression heads: point estimates or Gaussian predictions with uncertainties.
 
-Every head is an MLP on the (fused) features, registered with :func:`register_head`, built
+Every head is an MLP on the (fused) features, registered in :data:`HEADS`, built
 from ``(in_features, n_targets, HeadConfig)``, and shares one interface:
 
 - ``forward(features) -> dict`` with ``mean`` ``(B, T)``; probabilistic heads add ``var``
@@ -20,31 +20,23 @@ from torch import nn
 
 from darklens.errors import DarklensError
 from darklens.models.config import HeadConfig
+from darklens.registry import Registry
 
-__all__ = ["HEADS", "POINT_LOSSES", "build_head", "register_head"]
+__all__ = ["HEADS", "POINT_LOSSES", "build_head"]
 
-HEADS: dict[str, type[nn.Module]] = {}
+#: ``model.head.kind`` -> head class ``(in_features, n_targets, HeadConfig, where)``
+HEADS: Registry[type[nn.Module]] = Registry("head")
+#: ``model.head.loss`` of point heads -> elementwise loss ``(pred, target, HeadConfig)``
+POINT_LOSSES: Registry[Callable[[torch.Tensor, torch.Tensor, HeadConfig], torch.Tensor]] = (
+    Registry("point loss")
+)
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def register_head(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator registering a head under ``name`` (the ``model.head.kind`` value)."""
-
-    def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in HEADS:
-            raise ValueError(f"head {name!r} is already registered")
-        HEADS[name] = cls
-        return cls
-
-    return wrap
-
-
 def build_head(in_features: int, n_targets: int, cfg: HeadConfig, where: str = "model.head"):
     """Build the registered head ``cfg.kind``."""
-    if cfg.kind not in HEADS:
-        raise DarklensError(f"{where}.kind: expected one of {', '.join(HEADS)}, got {cfg.kind!r}")
-    return HEADS[cfg.kind](in_features, n_targets, cfg, where)
+    return HEADS.get(cfg.kind, f"{where}.kind")(in_features, n_targets, cfg, where)
 
 
 def _mlp(in_features: int, out_features: int, cfg: HeadConfig) -> nn.Sequential:
@@ -70,28 +62,20 @@ def _no_loss_option(cfg: HeadConfig, where: str) -> None:
         )
 
 
-# Point losses, elementwise; one entry each. huber takes the configured delta.
-POINT_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, HeadConfig], torch.Tensor]] = {
-    "mse": lambda pred, target, cfg: F.mse_loss(pred, target, reduction="none"),
-    "mae": lambda pred, target, cfg: F.l1_loss(pred, target, reduction="none"),
-    "huber": lambda pred, target, cfg: F.huber_loss(
-        pred, target, reduction="none", delta=cfg.huber_delta
-    ),
-}
+POINT_LOSSES.register("mse", lambda pred, target, cfg: F.mse_loss(pred, target, reduction="none"))
+POINT_LOSSES.register("mae", lambda pred, target, cfg: F.l1_loss(pred, target, reduction="none"))
+POINT_LOSSES.register("huber", lambda pred, target, cfg: F.huber_loss(
+    pred, target, reduction="none", delta=cfg.huber_delta))
 
 
-@register_head("point")
+@HEADS.register("point")
 class PointHead(nn.Module):
     """Means only, trained with ``mse`` (default), ``mae`` or ``huber``."""
 
     def __init__(self, in_features: int, n_targets: int, cfg: HeadConfig, where: str):
         super().__init__()
         _no_beta_nll(cfg, where)
-        self.loss_name = cfg.loss or "mse"
-        if self.loss_name not in POINT_LOSSES:
-            raise DarklensError(
-                f"{where}.loss: expected one of {', '.join(POINT_LOSSES)}, got {cfg.loss!r}"
-            )
+        self.loss_fn = POINT_LOSSES.get(cfg.loss or "mse", f"{where}.loss")
         self.cfg = cfg
         self.net = _mlp(in_features, n_targets, cfg)
 
@@ -99,11 +83,11 @@ class PointHead(nn.Module):
         return {"mean": self.net(features)}
 
     def loss(self, out: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        per_element = POINT_LOSSES[self.loss_name](out["mean"], target, self.cfg)
+        per_element = self.loss_fn(out["mean"], target, self.cfg)
         return per_element.sum(-1).mean()
 
 
-@register_head("gaussian")
+@HEADS.register("gaussian")
 class GaussianHead(nn.Module):
     """Independent Gaussians: means and log-variances (clamped), NLL loss."""
 
@@ -128,7 +112,7 @@ class GaussianHead(nn.Module):
         return nll.sum(-1).mean()
 
 
-@register_head("gaussian_full")
+@HEADS.register("gaussian_full")
 class FullGaussianHead(nn.Module):
     """A multivariate Gaussian with full covariance ``L L^T`` (log-Cholesky parametrisation).
 

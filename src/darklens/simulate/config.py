@@ -85,12 +85,8 @@ class SimConfig:
 
         sub = dict(self.substructure)
         kind = sub.pop("kind", "none")
-        if kind not in SUBSTRUCTURE:
-            raise DarklensError(
-                f"{at('substructure.kind')}: expected one of {', '.join(SUBSTRUCTURE)}, "
-                f"got {kind!r}"
-            )
-        self.sub_options = from_dict(SUBSTRUCTURE[kind].Options, sub, at("substructure"))
+        options = SUBSTRUCTURE.get(kind, at("substructure.kind")).Options
+        self.sub_options = from_dict(options, sub, at("substructure"))
         self.substructure = {"kind": kind, **to_dict(self.sub_options)}
 
         active = self.sampled_names()

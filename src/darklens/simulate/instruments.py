@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from darklens.config import bounded, from_dict
 from darklens.errors import DarklensError
+from darklens.registry import Registry
 
 __all__ = ["INSTRUMENTS", "Instrument", "register_instrument", "resolve_instrument"]
 
@@ -82,17 +83,13 @@ class Instrument:
         ))
 
 
-INSTRUMENTS: dict[str, Callable[[], Instrument]] = {}
+#: preset name -> zero-argument factory returning an :class:`Instrument`
+INSTRUMENTS: Registry[Callable[[], Instrument]] = Registry("instrument")
 
 
 def register_instrument(name: str):
     """Decorator adding a zero-argument factory returning an :class:`Instrument`."""
-
-    def deco(fn):
-        INSTRUMENTS[name] = fn
-        return fn
-
-    return deco
+    return INSTRUMENTS.register(name)
 
 
 @register_instrument("deeplense-model1")
@@ -151,11 +148,7 @@ for _survey, (_cls, _bands) in _LENSTRONOMY_BANDS.items():
 def resolve_instrument(spec: str | dict, where: str = "instrument") -> Instrument:
     """A preset name, or a mapping of fields (optionally ``base: PRESET`` plus changes)."""
     if isinstance(spec, str):
-        if spec not in INSTRUMENTS:
-            raise DarklensError(
-                f"{where}: unknown instrument {spec!r}; presets: {', '.join(sorted(INSTRUMENTS))}"
-            )
-        return INSTRUMENTS[spec]()
+        return INSTRUMENTS.get(spec, where)()
     if not isinstance(spec, dict):
         raise DarklensError(f"{where}: expected a preset name or a mapping, got {spec!r}")
     spec = dict(spec)

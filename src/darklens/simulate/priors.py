@@ -16,26 +16,25 @@ Each kind is one registered class; :func:`parse_prior` turns a spec into an obje
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from darklens.errors import DarklensError
+from darklens.registry import Registry
 
 __all__ = ["PRIORS", "Prior", "parse_prior", "register_prior"]
 
-PRIORS: dict[str, Callable[..., Prior]] = {}
+PRIORS: Registry[type[Prior]] = Registry("prior")
 
 
 def register_prior(name: str):
     """Class decorator adding a prior kind under ``name``."""
 
     def deco(cls):
-        PRIORS[name] = cls
         cls.kind = name
-        return cls
+        return PRIORS.register(name)(cls)
 
     return deco
 
@@ -58,6 +57,15 @@ class Prior:
 
     def check(self, where: str) -> None:
         """Raise DarklensError if the numbers do not define a distribution."""
+
+    @classmethod
+    def from_args(cls, args: object, where: str) -> Prior:
+        """The prior of a spec's arguments: ``nargs`` numbers (one may be written bare)."""
+        args = args if isinstance(args, list) else [args]
+        if len(args) != cls.nargs:
+            names = ", ".join(cls.__dataclass_fields__)
+            raise DarklensError(f"{where}: {cls.kind} expects [{names}], got {args!r}")
+        return cls(*(_number(a, where) for a in args))
 
 
 @register_prior("fixed")
@@ -181,6 +189,12 @@ class Choice(Prior):
     def spec(self):
         return {"choice": list(self.values)}
 
+    @classmethod
+    def from_args(cls, args, where):
+        if not isinstance(args, list):
+            raise DarklensError(f"{where}: choice expects a list of numbers, got {args!r}")
+        return cls(tuple(_number(a, where) for a in args))
+
     def check(self, where):
         if len(self.values) == 0:
             raise DarklensError(f"{where}: choice needs at least one value")
@@ -210,18 +224,6 @@ def parse_prior(spec: object, where: str) -> Prior:
             f"(kinds: {', '.join(PRIORS)}), got {spec!r}"
         )
     ((kind, args),) = spec.items()
-    cls = PRIORS.get(kind)
-    if cls is None:
-        raise DarklensError(f"{where}: unknown prior {kind!r}; expected one of {', '.join(PRIORS)}")
-    if kind == "choice":
-        if not isinstance(args, list):
-            raise DarklensError(f"{where}: choice expects a list of numbers, got {args!r}")
-        prior = Choice(tuple(_number(a, where) for a in args))
-    else:
-        args = args if isinstance(args, list) else [args]
-        if len(args) != cls.nargs:
-            names = ", ".join(cls.__dataclass_fields__)
-            raise DarklensError(f"{where}: {kind} expects [{names}], got {args!r}")
-        prior = cls(*(_number(a, where) for a in args))
+    prior = PRIORS.get(kind, where).from_args(args, where)
     prior.check(where)
     return prior

@@ -71,28 +71,6 @@ def add_noise(image: np.ndarray, exposure_time: float, background_rms: float,
     return noisy + np.minimum(image, 0.0)
 
 
-def _keep_freed_memory() -> None:
-    """Stop glibc returning every large temporary to the OS.
-
-    Rendering allocates and frees ~1 MB ray arrays many times per image; with glibc's defaults
-    each one is a fresh mmap whose pages fault in again, which doubled the time per image
-    (half of it in the kernel). Raising the mmap and trim thresholds keeps them in the heap.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 64 << 20)
-        libc.mallopt(m_trim_threshold, 256 << 20)
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
 class Renderer:
     """Renders scenes of one config; keep one per process (the ImageModel is reused).
 
@@ -103,7 +81,6 @@ class Renderer:
     """
 
     def __init__(self, cfg: SimConfig):
-        _keep_freed_memory()
         inst = cfg.inst
         self.noise = cfg.noise
         n, s = inst.num_pix, cfg.supersampling

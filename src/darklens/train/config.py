@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from darklens.config import apply_overrides, bounded, dump_yaml, from_dict, load_yaml
+from darklens.data.normalize import IMAGE_MODES, STRETCHES
 from darklens.errors import DarklensError
 from darklens.models.config import ModelConfig
+from darklens.train.optimizers import OPTIMIZERS
 
 __all__ = ["DataConfig", "OptimConfig", "RunConfig", "TrainConfig", "load_train_config"]
 
@@ -34,8 +36,8 @@ class DataConfig:
     val_files: list[str] = field(default_factory=list)
     split_seed: int = bounded(0, ge=0)
     augment: bool = True
-    image_norm: str = bounded("dataset", choices=("dataset", "per_image", "none"))
-    stretch: str = bounded("none", choices=("none", "asinh", "log"))
+    image_norm: str = bounded("dataset", choices=IMAGE_MODES)
+    stretch: str = bounded("none", choices=STRETCHES)
     # DataLoader workers; null = auto: none on CPU (reading is ~50x faster than training there
     # and workers steal the cores the model needs), several on a GPU machine
     num_workers: int | None = bounded(None, ge=0)
@@ -56,7 +58,7 @@ class DataConfig:
 class OptimConfig:
     """Optimiser and schedule: AdamW or SGD, optionally wrapped by SAM; warm-up then cosine."""
 
-    name: str = bounded("adamw", choices=("adamw", "sgd"))
+    name: str = bounded("adamw", choices=OPTIMIZERS)
     lr: float = bounded(1e-3, gt=0)
     weight_decay: float = bounded(0.05, ge=0)
     momentum: float = bounded(0.9, ge=0, lt=1)

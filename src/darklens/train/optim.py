@@ -15,19 +15,28 @@ import torch
 from torch import nn
 
 from darklens.train.config import OptimConfig
+from darklens.train.optimizers import OPTIMIZERS
 
-__all__ = ["SAM", "build_optimizer", "frozen_bn_stats", "warmup_cosine"]
+__all__ = ["SAM", "build_optimizer", "build_scheduler", "frozen_bn_stats", "warmup_cosine"]
 
 
-def build_optimizer(cfg: OptimConfig, backbone: list[nn.Parameter],
-                    rest: list[nn.Parameter]) -> torch.optim.Optimizer:
-    """AdamW or SGD with two parameter groups (backbone, rest) so the backbone can be frozen by
-    giving its group a zero learning rate (safe under DDP, unlike toggling requires_grad)."""
+def build_optimizer(cfg: OptimConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """The configured optimiser with two named parameter groups, ``backbone`` and ``head``
+    (everything else), so the backbone can be frozen by giving its group a zero learning rate
+    (safe under DDP, unlike toggling requires_grad)."""
+    backbone = list(model.backbone_parameters())
+    ids = {id(p) for p in backbone}
+    rest = [p for p in model.parameters() if id(p) not in ids]
     groups = [{"params": backbone, "name": "backbone"}, {"params": rest, "name": "head"}]
-    if cfg.name == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
-    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return OPTIMIZERS.get(cfg.name, "optim.name")(groups, cfg)
+
+
+def build_scheduler(optimizer, cfg, steps_per_epoch: int):
+    """Linear warm-up over ``optim.warmup_epochs``, then cosine to ``optim.min_lr_ratio``."""
+    total = steps_per_epoch * cfg.train.epochs
+    warmup = int(cfg.optim.warmup_epochs * steps_per_epoch)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, total, warmup, cfg.optim.min_lr_ratio))
 
 
 def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 
 from darklens.config import override
 from darklens.errors import DarklensError
+from darklens.registry import Registry
 
 __all__ = ["KINDS", "Param", "parse_space", "register_kind", "suggest"]
 
@@ -58,14 +59,14 @@ class Kind:
     suggest: Callable[[Any, Param], Any]
 
 
-KINDS: dict[str, Kind] = {}
+KINDS: Registry[Kind] = Registry("search kind")
 
 
 def register_kind(name: str, options: tuple[str, ...], suggest_fn: Callable[[Any, Param], Any]):
     """Decorator registering ``parse(key, value, options) -> Param`` as search kind ``name``."""
 
     def wrap(parse: Callable[[str, Any, dict], Param]) -> Callable[[str, Any, dict], Param]:
-        KINDS[name] = Kind(options, parse, suggest_fn)
+        KINDS.register(name, Kind(options, parse, suggest_fn))
         return parse
 
     return wrap

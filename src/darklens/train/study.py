@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darklens.artifact import RunDir
 from darklens.atomic import write_text_atomic
 from darklens.config import from_dict, load_yaml, override
 from darklens.errors import DarklensError
@@ -92,20 +93,20 @@ def run_study(path: str | Path, only: list[str] | None = None) -> list[Path]:
                             f"(variants: {', '.join(runs)})")
     minutes = cfg.budget.get("minutes")
     for name, overrides in runs.items():
-        run_dir = Path(cfg.out) / name
-        if (only and name not in only) or (run_dir / "done.json").is_file():
+        run_dir = RunDir(Path(cfg.out) / name)
+        if (only and name not in only) or run_dir.done.is_file():
             continue
         train_cfg = load_train_config(base, overrides)
-        print(f"study: training {name} -> {run_dir}", flush=True)
+        print(f"study: training {name} -> {run_dir.root}", flush=True)
         start = time.perf_counter()
 
         def out_of_time(row, start=start):
             return minutes is not None and time.perf_counter() - start > 60 * minutes
 
-        resume = run_dir if (run_dir / "checkpoints").is_dir() else None
+        resume = run_dir.root if run_dir.checkpoints.is_dir() else None
         state = train(train_cfg, resume=resume, on_epoch=out_of_time)
-        write_text_atomic(run_dir / "done.json", json.dumps(state))
-    finished = [Path(cfg.out) / n for n in runs if (Path(cfg.out) / n / "done.json").is_file()]
+        write_text_atomic(run_dir.done, json.dumps(state))
+    finished = [Path(cfg.out) / n for n in runs if RunDir(Path(cfg.out) / n).done.is_file()]
     if cfg.compare and finished:
         from darklens.analysis.compare import compare_runs
 

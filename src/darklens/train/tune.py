@@ -31,23 +31,23 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from darklens.artifact import RunDir
 from darklens.atomic import write_text_atomic
+from darklens.columns import metrics_columns
 from darklens.config import apply_overrides, bounded, from_dict, load_yaml, override
 from darklens.errors import DarklensError
+from darklens.registry import Registry
+from darklens.train.optuna_storage import PerTrialSeedTPE, claimed, make_storage
 from darklens.train.search_space import parse_space, suggest
 
-__all__ = ["PRUNERS", "PerTrialSeedTPE", "TuneConfig", "make_storage", "tune"]
+__all__ = ["PRUNERS", "TuneConfig", "tune"]
 
-_FIXED_METRICS = ("epoch", "lr", "train_loss", "val_loss", "images_per_s")
-
-# name -> factory(TuneConfig) of an optuna pruner; one entry per ``tune.pruner`` value
-PRUNERS = {
-    "median": lambda c: optuna.pruners.MedianPruner(
-        n_startup_trials=c.n_startup_trials, n_warmup_steps=c.n_warmup_steps
-    ),
-    "hyperband": lambda c: optuna.pruners.HyperbandPruner(min_resource=1),
-    "none": lambda c: optuna.pruners.NopPruner(),
-}
+#: ``tune.pruner`` -> factory(TuneConfig) of an optuna pruner
+PRUNERS: Registry = Registry("pruner")
+PRUNERS.register("median", lambda c: optuna.pruners.MedianPruner(
+    n_startup_trials=c.n_startup_trials, n_warmup_steps=c.n_warmup_steps))
+PRUNERS.register("hyperband", lambda c: optuna.pruners.HyperbandPruner(min_resource=1))
+PRUNERS.register("none", lambda c: optuna.pruners.NopPruner())
 
 
 @dataclass
@@ -58,7 +58,7 @@ class TuneConfig:
     direction: str = bounded("minimize", choices=("minimize", "maximize"))
     metric2: str | None = None
     direction2: str = bounded("minimize", choices=("minimize", "maximize"))
-    pruner: str = bounded("median", choices=tuple(PRUNERS))
+    pruner: str = bounded("median", choices=PRUNERS)
     sampler_seed: int = bounded(0, ge=0)
     # random trials before TPE models the space, and before the median pruner compares
     n_startup_trials: int = bounded(5, ge=0)
@@ -74,76 +74,12 @@ class TuneConfig:
         return [self.direction] + ([self.direction2] if self.metric2 else [])
 
 
-def make_storage(storage: str | None, out: Path):
-    """An optuna storage: SQLite in ``out`` by default, a journal file, or an RDB URL."""
-    if storage is None:
-        out.mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{out / 'study.db'}"
-    if storage.endswith((".log", ".journal")):
-        from optuna.storages.journal import JournalFileBackend
-
-        Path(storage).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(storage))
-    # sqlite: wait for the lock instead of failing while another tuner writes; heartbeats let a
-    # restarted tuner mark the trials of a killed one as failed (so they do not block the budget)
-    kwargs = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {}
-    with warnings.catch_warnings():  # heartbeats are "experimental" in optuna 5, and needed
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            storage, engine_kwargs=kwargs, heartbeat_interval=30, grace_period=120
-        )
-
-
-class PerTrialSeedTPE(optuna.samplers.BaseSampler):
-    """TPE reseeded from ``seed + trial number``: reproducible, yet concurrent workers sharing
-    one study do not all draw the same random start-up trials (as one seeded TPE each would)."""
-
-    def __init__(self, seed: int, n_startup_trials: int):
-        self._seed, self._n_startup = seed, n_startup_trials
-        self._inner = self._make(seed)
-
-    def _make(self, seed: int) -> optuna.samplers.TPESampler:
-        # constant_liar: running trials count as bad guesses, so workers spread out
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=self._n_startup, constant_liar=True
-        )
-
-    def before_trial(self, study, trial) -> None:
-        self._inner = self._make(self._seed + trial.number)
-        self._inner.before_trial(study, trial)
-
-    def infer_relative_search_space(self, study, trial):
-        return self._inner.infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study, trial, search_space):
-        return self._inner.sample_relative(study, trial, search_space)
-
-    def sample_independent(self, study, trial, param_name, param_distribution):
-        return self._inner.sample_independent(study, trial, param_name, param_distribution)
-
-    def after_trial(self, study, trial, state, values) -> None:
-        self._inner.after_trial(study, trial, state, values)
-
-    def reseed_rng(self) -> None:
-        self._inner.reseed_rng()
-
-
 def _best(path: Path, metric: str, direction: str) -> float:
     with open(path) as fh:
         values = [float(row[metric]) for row in csv.DictReader(fh)]
     if not values or any(math.isnan(v) for v in values):
         raise ValueError(f"{metric} is NaN or missing in {path}")
     return min(values) if direction == "minimize" else max(values)
-
-
-def _claimed(study, before: int | None = None) -> int:
-    """Trials that use up the budget: finished or running, not skipped (numbers < ``before``)."""
-    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False, states=states)
-        if not t.user_attrs.get("skipped") and (before is None or t.number < before)
-    )
 
 
 def _objective(base: dict, space: dict, tcfg: TuneConfig, out: Path, budget: int):
@@ -154,7 +90,7 @@ def _objective(base: dict, space: dict, tcfg: TuneConfig, out: Path, budget: int
 
     def objective(trial: optuna.Trial):
         # two workers may ask in the same instant; the later one gives its trial back
-        if _claimed(trial.study, before=trial.number) >= budget:
+        if claimed(trial.study, before=trial.number) >= budget:
             trial.set_user_attr("skipped", "budget already used by other workers")
             trial.study.stop()
             raise RuntimeError("budget already used by other workers")
@@ -178,7 +114,7 @@ def _objective(base: dict, space: dict, tcfg: TuneConfig, out: Path, budget: int
             if pruned and pruned[-1]:
                 raise optuna.TrialPruned(f"pruned after epoch {len(pruned)}")
             values = [
-                _best(run / "metrics.csv", m, d)
+                _best(RunDir(run).metrics, m, d)
                 for m, d in zip(tcfg.metrics, tcfg.directions, strict=True)
             ]
         except optuna.TrialPruned:
@@ -227,45 +163,29 @@ def tune(
     overrides : list of str, optional
         ``key=value`` overrides of the training config (before the search).
     """
-    from darklens.train.config import load_train_config, resolved_yaml
-
     if trials < 1:
         raise DarklensError(f"trials: expected a number >= 1, got {trials}")
-    base, search, tune_block = _split(config)
-    base = apply_overrides(base, overrides)
-    tcfg = from_dict(TuneConfig, tune_block, "tune")
-    targets = load_train_config(base).data.targets
-    known = list(_FIXED_METRICS) + [f"{k}_{t}" for k in ("mae", "rmse", "r2") for t in targets]
-    for name, metric in (("metric", tcfg.metric), ("metric2", tcfg.metric2)):
-        if metric is not None and metric not in known:
-            raise DarklensError(
-                f"tune.{name}: expected a metrics.csv column ({', '.join(known)}), got {metric!r}"
-            )
-    space = parse_space(search, base)
-    if not space:
-        raise DarklensError("search: expected at least one key to search")
+    base, space, tcfg = _prepare(config, overrides)
     out = Path(out)
-    multi = tcfg.metric2 is not None
-    name = study or tcfg.study
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     the_study = optuna.create_study(
         storage=make_storage(storage, out),
-        study_name=name,
+        study_name=study or tcfg.study,
         load_if_exists=True,
         directions=tcfg.directions,
         sampler=PerTrialSeedTPE(tcfg.sampler_seed, tcfg.n_startup_trials),
-        pruner=PRUNERS["none" if multi else tcfg.pruner](tcfg),
+        pruner=PRUNERS.get("none" if tcfg.metric2 else tcfg.pruner)(tcfg),
     )
 
     def stop_at_budget(study, trial):
         # counting running trials too stops a worker once the others will fill the budget
-        if _claimed(study) >= trials:
+        if claimed(study) >= trials:
             study.stop()
 
     with warnings.catch_warnings():  # fail the trials of a killed tuner (SQL storages)
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(the_study)
-    if _claimed(the_study) < trials:
+    if claimed(the_study) < trials:
         the_study.optimize(
             _objective(base, space, tcfg, out, trials),
             n_trials=trials,
@@ -274,6 +194,33 @@ def tune(
             callbacks=[stop_at_budget],
             gc_after_trial=True,
         )
+    _write_results(the_study, base, tcfg, out)
+    return the_study
+
+
+def _prepare(config, overrides) -> tuple[dict, dict, TuneConfig]:
+    """The training config (plain data), the parsed search space and the tune block."""
+    from darklens.train.config import load_train_config
+
+    base, search, tune_block = _split(config)
+    base = apply_overrides(base, overrides)
+    tcfg = from_dict(TuneConfig, tune_block, "tune")
+    known = metrics_columns(load_train_config(base).data.targets)
+    for name, metric in (("metric", tcfg.metric), ("metric2", tcfg.metric2)):
+        if metric is not None and metric not in known:
+            raise DarklensError(
+                f"tune.{name}: expected a metrics.csv column ({', '.join(known)}), got {metric!r}"
+            )
+    space = parse_space(search, base)
+    if not space:
+        raise DarklensError("search: expected at least one key to search")
+    return base, space, tcfg
+
+
+def _write_results(the_study, base: dict, tcfg: TuneConfig, out: Path) -> None:
+    """``trials.csv`` of the finished trials and ``best_config.yaml`` of the best one."""
+    from darklens.train.config import load_train_config, resolved_yaml
+
     done = [
         t
         for t in the_study.get_trials(deepcopy=False)
@@ -281,18 +228,17 @@ def tune(
     ]
     _write_trials(out / "trials.csv", done, tcfg)
     complete = [t for t in done if t.state == TrialState.COMPLETE]
-    if complete:
-        best = _pick_best(the_study, complete, tcfg)
-        params = [override(k, v) for k, v in best.params.items()]
-        cfg = load_train_config(base, params + [override("train.out", str(out / "best"))])
-        write_text_atomic(out / "best_config.yaml", resolved_yaml(cfg))
-        print(
-            f"best trial {best.number} ({', '.join(tcfg.metrics)} = {best.values}): "
-            + (" ".join(params) or "(no parameters)")
-        )
-    else:
+    if not complete:
         print("no trial completed; no best_config.yaml written")
-    return the_study
+        return
+    best = _pick_best(the_study, complete, tcfg)
+    params = [override(k, v) for k, v in best.params.items()]
+    cfg = load_train_config(base, params + [override("train.out", str(out / "best"))])
+    write_text_atomic(out / "best_config.yaml", resolved_yaml(cfg))
+    print(
+        f"best trial {best.number} ({', '.join(tcfg.metrics)} = {best.values}): "
+        + (" ".join(params) or "(no parameters)")
+    )
 
 
 def _pick_best(study, complete: list, tcfg: TuneConfig):

@@ -26,17 +26,11 @@ from darklens.data.schema import CHUNK_IMAGES, VariableSpec
 from darklens.errors import DarklensError
 from darklens.simulate.config import SimConfig, load_sim_config, resolved_yaml
 from darklens.simulate.render import Renderer
-from darklens.simulate.scene import build_scene, sample_values, streams
+from darklens.simulate.samples import as_config, render_image, render_samples
 
-__all__ = ["BLOCK", "parse_shard", "render_image", "run"]
+__all__ = ["BLOCK", "parse_shard", "render_image", "run", "variable_specs"]
 
 BLOCK = CHUNK_IMAGES  # images per saved block (one HDF5 chunk): the most a killed run loses
-
-
-def _as_config(config: str | Path | dict | SimConfig, overrides=None) -> SimConfig:
-    if isinstance(config, SimConfig):
-        return config
-    return load_sim_config(config, overrides)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -56,72 +50,65 @@ def shard_range(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
     return k * n // count, (k + 1) * n // count
 
 
-def render_image(config, params: dict | None = None, *, index: int = 0, seed: int | None = None,
-                 renderer: Renderer | None = None):
-    """Render one image; for notebooks.
-
-    Parameters
-    ----------
-    config : path, mapping or SimConfig
-        Simulation config.
-    params : dict, optional
-        Parameter values to impose (e.g. ``{"log10_halo_mass": 11.2}``); the others are drawn
-        from the config's priors with the stream of image ``index``.
-    index, seed : int
-        Which image of the dataset (config seed unless ``seed`` is given).
-    renderer : Renderer, optional
-        Reuse one across calls to skip building lenstronomy's ImageModel again.
-
-    Returns
-    -------
-    image : ndarray of float32, shape (num_pix, num_pix)
-        Counts/s per pixel.
-    values : dict
-        Every parameter of the image, sampled and derived.
-    """
-    cfg = _as_config(config)
-    rng_params, rng_sub, rng_noise = streams(cfg.seed if seed is None else seed, index)
-    values = sample_values(cfg, rng_params)
-    unknown = set(params or {}) - set(values)
-    if unknown:
-        raise DarklensError(f"params: {sorted(unknown)[0]!r} is not sampled by this config")
-    values.update(params or {})
-    scene = build_scene(cfg, values, rng_sub)
-    renderer = renderer or Renderer(cfg)
-    return renderer.render(scene, rng_noise), scene.values
-
-
-# --- worker side ---------------------------------------------------------------------------
+# --- worker side: a pool initialiser sets up each process, blocks are rendered and saved there
 _WORKER: dict = {}
 
 
+def keep_freed_memory() -> None:
+    """Stop glibc returning every large temporary to the OS (for this process).
+
+    Rendering allocates and frees ~1 MB ray arrays many times per image; with glibc's defaults
+    each one is a fresh mmap whose pages fault in again, which doubled the time per image
+    (half of it in the kernel). Raising the mmap and trim thresholds keeps them in the heap.
+    Called by the dataset workers only, never on import or by :class:`Renderer`.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(m_trim_threshold, 256 << 20)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def _init_worker(config_yaml: str) -> None:
+    """Pool initialiser: the config, a renderer and warm compiled kernels for this process."""
+    keep_freed_memory()
     cfg = load_sim_config(parse_yaml(config_yaml))
     renderer = Renderer(cfg)
-    rng_params, rng_sub, rng_noise = streams(cfg.seed, 0)
-    renderer.render(build_scene(cfg, sample_values(cfg, rng_params), rng_sub), rng_noise)
+    render_samples(cfg, renderer, [0])  # compiles / loads the numba kernels once
     _WORKER.update(cfg=cfg, renderer=renderer)
 
 
 def _render_block(task: tuple[Path, int, int, int]) -> int:
     """Render one block and save it (in the worker: no image data crosses a pipe)."""
     out, block, start, stop = task
-    cfg, renderer = _WORKER["cfg"], _WORKER["renderer"]
-    names = cfg.stored_names()
-    images = np.empty((stop - start, cfg.inst.num_pix, cfg.inst.num_pix), np.float32)
-    columns = {name: [] for name in names}
-    for j, i in enumerate(range(start, stop)):
-        rng_params, rng_sub, rng_noise = streams(cfg.seed, i)
-        scene = build_scene(cfg, sample_values(cfg, rng_params), rng_sub)
-        images[j] = renderer.render(scene, rng_noise)
-        for name in names:
-            columns[name].append(scene.values[name])
-    params = {name: np.asarray(v, np.int64 if P.get(name).integer else np.float64)
-              for name, v in columns.items()}
-    params["seed"] = np.full(stop - start, cfg.seed, np.int64)
-    params["substructure"] = np.array([cfg.kind] * (stop - start))
+    images, params = render_samples(_WORKER["cfg"], _WORKER["renderer"], range(start, stop))
     store.write_block(out, block, np.arange(start, stop, dtype=np.int64), images, params)
     return stop - start
+
+
+def _render_blocks(todo: list, config_yaml: str, workers: int, bar) -> None:
+    """Render the missing blocks here (one worker) or in a pool of ``workers`` processes."""
+    if workers == 1 or len(todo) <= 1:
+        _init_worker(config_yaml)
+        results, pool = map(_render_block, todo), None
+    else:
+        pool = mp.Pool(workers, initializer=_init_worker, initargs=(config_yaml,))
+        results = pool.imap_unordered(_render_block, todo)
+    try:
+        for count in results:
+            bar.update(count)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
 
 
 # --- main side -----------------------------------------------------------------------------
@@ -151,6 +138,45 @@ def _claim_partial(out: Path, fingerprint: str) -> None:
             )
         return
     write_text_atomic(stamp, fingerprint)
+
+
+def _attrs(cfg: SimConfig, config_yaml: str, shard: tuple[int, int] | None) -> dict:
+    """Global attributes of a dataset: the resolved config, versions, what and when."""
+    import lenstronomy
+
+    return {
+        "title": f"darklens simulated lenses ({cfg.kind} substructure, {cfg.inst.name})",
+        "config": config_yaml,
+        "darklens_version": __version__,
+        "lenstronomy_version": lenstronomy.__version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "instrument": cfg.inst.name,
+        "substructure_kind": cfg.kind,
+        "pixel_scale_arcsec": cfg.inst.pixel_scale,
+        "n_total": cfg.n,
+        "shard_index": (shard or (0, 1))[0],
+        "shard_count": (shard or (0, 1))[1],
+        "regenerate": "save attribute 'config' as C.yaml; darklens simulate C.yaml --out F.h5",
+    }
+
+
+def _resolve(config, overrides, n, seed, shard, out, overwrite, workers):
+    """The run's config (a copy, with n and seed applied), shard and output, all checked."""
+    cfg = copy.copy(as_config(config, overrides))  # never change the caller's config
+    if n is not None:
+        cfg.n = n
+    if seed is not None:
+        cfg.seed = seed
+    if cfg.n < 1 or cfg.seed < 0:
+        raise DarklensError(f"n must be >= 1 and seed >= 0, got n={cfg.n}, seed={cfg.seed}")
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise DarklensError(f"{out}: already exists; pass --overwrite to replace it")
+    if workers < 1:
+        raise DarklensError(f"--workers: expected >= 1, got {workers}")
+    return cfg, shard, out
 
 
 def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,
@@ -184,21 +210,7 @@ def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,
     Path
         The written dataset.
     """
-    cfg = copy.copy(_as_config(config, overrides))  # never change the caller's config
-    if n is not None:
-        cfg.n = n
-    if seed is not None:
-        cfg.seed = seed
-    if cfg.n < 1 or cfg.seed < 0:
-        raise DarklensError(f"n must be >= 1 and seed >= 0, got n={cfg.n}, seed={cfg.seed}")
-    if isinstance(shard, str):
-        shard = parse_shard(shard)
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise DarklensError(f"{out}: already exists; pass --overwrite to replace it")
-    if workers < 1:
-        raise DarklensError(f"--workers: expected >= 1, got {workers}")
-
+    cfg, shard, out = _resolve(config, overrides, n, seed, shard, out, overwrite, workers)
     config_yaml = resolved_yaml(cfg)
     start, stop = shard_range(cfg.n, shard)
     if stop <= start:
@@ -209,39 +221,8 @@ def run(config, *, out: str | Path, n: int | None = None, workers: int = 1,
     _claim_partial(out, f"{config_yaml}\nshard: {shard}\nblock: {BLOCK}\n")
     done = store.completed_blocks(out)
     todo = [t for t in tasks if t[1] not in done]
-
     bar = tqdm(total=stop - start, initial=sum(t[3] - t[2] for t in tasks if t[1] in done),
                unit="img", desc=out.name, disable=not progress)
-    # set up (and warm the compiled kernels) once; forked workers inherit it ready to go
-    _init_worker(config_yaml)
-    if workers == 1 or len(todo) <= 1:
-        results, pool = map(_render_block, todo), None
-    else:
-        pool = mp.get_context("fork").Pool(workers)
-        results = pool.imap_unordered(_render_block, todo)
-    try:
-        for count in results:
-            bar.update(count)
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.terminate()
-
-    import lenstronomy
-
-    attrs = {
-        "title": f"darklens simulated lenses ({cfg.kind} substructure, {cfg.inst.name})",
-        "config": config_yaml,
-        "darklens_version": __version__,
-        "lenstronomy_version": lenstronomy.__version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "instrument": cfg.inst.name,
-        "substructure_kind": cfg.kind,
-        "pixel_scale_arcsec": cfg.inst.pixel_scale,
-        "n_total": cfg.n,
-        "shard_index": (shard or (0, 1))[0],
-        "shard_count": (shard or (0, 1))[1],
-        "regenerate": "save attribute 'config' as C.yaml; darklens simulate C.yaml --out F.h5",
-    }
-    store.assemble(out, len(tasks), variable_specs(cfg), attrs)
+    _render_blocks(todo, config_yaml, workers, bar)
+    store.assemble(out, len(tasks), variable_specs(cfg), _attrs(cfg, config_yaml, shard))
     return out

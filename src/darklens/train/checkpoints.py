@@ -1,0 +1,110 @@
+"""What a training run writes: its run directory, per-epoch logs, checkpoints and exports.
+
+Only the main process writes; every process checks the run directory before anyone writes, so
+all stop together on a mistake.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import torch
+
+from darklens import __version__
+from darklens.artifact import ModelMeta, RunDir
+from darklens.errors import DarklensError
+from darklens.train.config import TrainConfig, resolved_yaml
+
+__all__ = ["log_epoch", "model_meta", "open_run", "save_checkpoint", "tensorboard", "versions"]
+
+
+def open_run(accelerator, run: RunDir, cfg: TrainConfig, resume: bool, ema) -> dict:
+    """Start a run directory, or restore the latest checkpoint of one; returns the state."""
+    state = {"epoch": 0, "best": float("inf"), "best_epoch": -1, "bad_epochs": 0}
+    if resume:
+        ckpts = run.list_checkpoints()
+        if not ckpts:
+            raise DarklensError(f"{run.root}: no checkpoints to resume from")
+        accelerator.load_state(str(ckpts[-1]))
+        state = json.loads((ckpts[-1] / "trainer.json").read_text())
+        if ema is not None:
+            from safetensors.torch import load_file
+
+            ema.module.load_state_dict(load_file(str(ckpts[-1] / "ema.safetensors")))
+    elif run.root.exists() and any(run.root.iterdir()):  # every process checks
+        raise DarklensError(f"{run.root}: run directory exists and is not empty; choose another "
+                            "train.out or resume it with --resume")
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process and not resume:
+        run.root.mkdir(parents=True, exist_ok=True)
+        run.config.write_text(resolved_yaml(cfg))
+        run.versions.write_text(json.dumps(versions(), indent=2))
+    return state
+
+
+def save_checkpoint(accelerator, run: RunDir, epoch: int, state: dict, ema, keep: int) -> None:
+    """accelerate state (+ trainer state and EMA weights) after ``epoch``; keeps the last
+    ``keep`` checkpoints."""
+    path = run.checkpoint(epoch)
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / "trainer.json").write_text(json.dumps(state))
+        if ema is not None:
+            from safetensors.torch import save_file
+
+            save_file({k: v.contiguous() for k, v in ema.module.state_dict().items()},
+                      str(path / "ema.safetensors"))
+        for old in run.list_checkpoints()[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def log_epoch(run: RunDir, writer, row: dict) -> None:
+    """Append the epoch's row to ``metrics.csv`` (and TensorBoard when it is installed)."""
+    new = not run.metrics.exists()
+    with run.metrics.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    if writer is not None:
+        for key, value in row.items():
+            writer.add_scalar(key, value, row["epoch"])
+
+
+def tensorboard(run: RunDir):
+    """A TensorBoard writer, or None when tensorboard is not installed (it is optional)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run.tensorboard))
+
+
+def versions() -> dict:
+    import accelerate
+    import timm
+
+    return {"darklens": __version__, "torch": torch.__version__, "timm": timm.__version__,
+            "accelerate": accelerate.__version__, "numpy": np.__version__}
+
+
+def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMeta:
+    """The export metadata of ``model`` after the epoch of ``row``."""
+    return ModelMeta(
+        model_spec=model.model_spec(),
+        targets=list(cfg.data.targets),
+        inputs=list(cfg.data.inputs),
+        image_shape=list(info.image_shape),
+        image_norm=norms["image"].to_dict(),
+        target_norm=norms["target"].to_dict(),
+        input_norm=norms["input"].to_dict() if norms["input"] is not None else None,
+        head=cfg.model.head,
+        epoch=row["epoch"],
+        val_metrics=row,
+        config=resolved_yaml(cfg),
+        versions=versions(),
+    )
