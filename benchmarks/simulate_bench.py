@@ -26,8 +26,9 @@ from lenstronomy.LensModel.lens_model import LensModel
 from lenstronomy.LightModel.light_model import LightModel
 
 from darklens.simulate import load_sim_config, run
+from darklens.simulate.noise import add_noise
 from darklens.simulate.profiles.line_segment import chain_points
-from darklens.simulate.render import Renderer, add_noise
+from darklens.simulate.render import Renderer
 from darklens.simulate.runner import keep_freed_memory
 from darklens.simulate.scene import build_scene, sample_values, streams
 
@@ -205,7 +206,7 @@ def main():
                 [
                     "substructure.profile=tnfw",
                     f"substructure.method={method}",
-                    f"params.n_subhalos_mean={mean}",
+                    "substructure.mass=exact", f"params.n_subhalos_mean={mean}",
                 ],
             )
             compare(f"  {mean} TNFW, {method}", cfg, n_ours // 2, n_naive)

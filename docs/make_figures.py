@@ -72,7 +72,7 @@ def residual(kind: str, params: dict, lens: dict):
     Both renders impose the same main-lens values on noise-free configs, so halo, source and
     pixel grid coincide and only the substructure deflection differs. The yardstick is the
     per-pixel noise rms the preset adds to the smooth image (Poisson + background, as
-    :func:`darklens.simulate.render.add_noise`), so 1 means "one sigma in one pixel".
+    :func:`darklens.simulate.noise.add_noise`), so 1 means "one sigma in one pixel".
 
     Returns
     -------

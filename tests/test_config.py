@@ -47,7 +47,7 @@ def test_resolved_config_round_trips():
          "substructure.profile: expected one of point_mass, tnfw, got 'nfw'"),
         (["substructure.kind=cdm", "substructure.m_min=1e11"],
          "substructure.m_min: must not exceed m_max"),
-        (["instrument=kepler"], "instrument: expected one of deeplense-model1, hst-wfc3-f160w"),
+        (["instrument=kepler"], "instrument: expected one of deeplense-model1, deeplense-model2"),
         (["instrument.psf_fwhm=-1"], "instrument.psf_fwhm: expected a value >= 0"),
         (["params.z_source=0.3"], "params.z_source: every z_source must exceed every z_lens"),
     ],

@@ -10,7 +10,9 @@ RESULTS.md can be replayed by hand):
 1. simulate train / val / calib / test sets from the task's preset with disjoint seeds;
 2. write the test set as a folder of FITS files (``darklens export``): inference goes through the
    real file path, with known inputs read from FITS header keywords;
-3. per model: ``darklens train`` (validation on the val set), ``infer`` on the FITS folder,
+3. per model: its curriculum stages if it has any (``darklens train`` on easier simulations,
+   each starting from the previous stage's weights), ``darklens train`` (validation on the val
+   set, starting from the last stage), ``infer`` on the FITS folder,
    ``analyze`` (uncalibrated), then for probabilistic models ``calibrate`` on the calib set,
    ``infer`` and ``analyze`` again;
 4. per instrument shift: simulate a shifted test set, export, infer with the calibrated best
@@ -84,16 +86,18 @@ def main(argv=None) -> int:
     for model in chosen:
         spec = task["models"][model]
         run = out / "runs" / model
+        start = curriculum(runner, args, task, spec, model, sim, sizes, target)
         sets = [f"data.files=[{data['train']}]", f"data.val_files=[{data['val']}]",
-                f"data.targets=[{target}]", f"train.out={run}", "train.progress=false",
-                *spec.get("set", []), *args.set]
-        train_cmd = [*shlex.split(args.launcher), ROOT / spec["config"]]
-        for s in sets:
-            train_cmd += ["--set", s]
-        runner.once(run / "best" / "model.json", f"train {model}", train_cmd)
+                *([f"model.init_from={start}"] if start else []), *spec.get("set", [])]
+        train(runner, args, spec, run, target, sets, f"train {model}")
+        stages = [runner.out / "runs" / f"{model}_stage{i}"
+                  for i in range(len(spec.get("curriculum", [])))]
+        walls = [runner.walls.get(f"train {model}")] + [
+            runner.walls.get(f"train {model} stage {i}") for i in range(len(stages))]
         row = {"config": spec["config"], "set": spec.get("set", []) + args.set,
-               "train_wall_s": runner.walls.get(f"train {model}"),
-               "epochs": _epochs(run), "train_images": sizes["train"]}
+               "train_wall_s": None if None in walls else sum(walls),
+               "epochs": sum(_epochs(r) for r in [*stages, run]), "curriculum": len(stages),
+               "train_images": sizes["train"] * (1 + len(stages))}
         row["raw"] = infer_analyze(runner, run, fits, labels, out / "pred" / f"{model}_raw")
         if row["raw"].get("nll") is not None:  # probabilistic: calibrate, then measure again
             # calibrate writes into model.json; a marker file records that it ran
@@ -128,6 +132,40 @@ def main(argv=None) -> int:
     (out / "results.md").write_text(task_markdown(results))
     print(f"done: {out / 'results.md'}")
     return 0
+
+
+def train(runner, args, spec: dict, run: Path, target: str, sets: list, what: str) -> None:
+    """``darklens train`` of a model spec with extra ``--set`` overrides (skipped when done)."""
+    sets = [f"data.targets=[{target}]", f"train.out={run}", "train.progress=false", *sets,
+            *args.set]
+    cmd = [*shlex.split(args.launcher), ROOT / spec["config"]]
+    for s in sets:
+        cmd += ["--set", s]
+    runner.once(run / "best" / "model.json", what, cmd)
+
+
+def curriculum(runner, args, task, spec, model, sim, sizes, target) -> Path | None:
+    """Train a model's curriculum stages, easiest first, each on its own simulated train / val
+    sets (the task's simulation with the stage's ``sim`` overrides, other seeds) and starting
+    from the previous stage's weights; returns the last stage's run (None without stages)."""
+    previous = None
+    for i, stage in enumerate(spec.get("curriculum", [])):
+        sets = []
+        for k, split in enumerate(("train", "val")):
+            path = runner.out / f"{model}_stage{i}_{split}.h5"
+            cmd = ["darklens", "simulate", sim, "--out", path, "-n", sizes[split],
+                   "--seed", task["seed"] + 100 * (i + 1) + k, "--workers", args.workers, "-q"]
+            for s in stage.get("sim", []):
+                cmd += ["--set", s]
+            runner.once(path, f"simulate {model} stage {i} {split}", cmd)
+            sets.append(f"data.{'files' if split == 'train' else 'val_files'}=[{path}]")
+        if previous is not None:
+            sets.append(f"model.init_from={previous}")
+        run = runner.out / "runs" / f"{model}_stage{i}"
+        train(runner, args, spec, run, target, [*sets, *stage.get("set", [])],
+              f"train {model} stage {i}")
+        previous = run
+    return previous
 
 
 class Runner:

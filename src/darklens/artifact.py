@@ -19,8 +19,8 @@ from darklens.atomic import atomic_path, write_text_atomic
 from darklens.config import from_dict, to_dict
 from darklens.errors import DarklensError
 
-__all__ = ["META", "WEIGHTS", "ModelMeta", "RunDir", "load_model", "read_meta", "save_model",
-           "write_calibration"]
+__all__ = ["META", "WEIGHTS", "ModelMeta", "RunDir", "load_model", "load_weights", "read_meta",
+           "save_model", "write_calibration"]
 
 WEIGHTS, META = "model.safetensors", "model.json"
 
@@ -176,6 +176,20 @@ def load_model(path: str | Path, device: str = "cpu"):
     except (KeyError, ValueError, RuntimeError) as err:
         raise DarklensError(f"{path}: unreadable model export ({err})") from None
     return model.to(device).eval(), meta
+
+
+def load_weights(model, path: str | Path, where: str = "model.init_from") -> None:
+    """Copy the weights of an exported model into ``model`` (same architecture, in place)."""
+    from safetensors.torch import load_file
+
+    path = RunDir.model_dir(path)
+    if not (path / WEIGHTS).is_file():
+        raise DarklensError(f"{where}: {path} is not a darklens model (expected {WEIGHTS})")
+    try:
+        model.load_state_dict(load_file(str(path / WEIGHTS)))
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise DarklensError(f"{where}: {path} does not fit this architecture ({first})") from None
 
 
 def write_calibration(path: str | Path, calibration: dict) -> Path:

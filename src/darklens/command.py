@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from darklens.errors import DarklensError
 
-__all__ = ["EXTRAS", "Command", "run_command"]
+__all__ = ["EXTRAS", "Command", "os_reason", "run_command"]
 
 #: top-level module -> the pip extra that installs it
 EXTRAS = {"torch": "train", "torchvision": "train", "timm": "train", "accelerate": "train",
@@ -45,6 +45,18 @@ def run_command(verb: str, fn: Callable[[argparse.Namespace], int],
         print(f"darklens: error: darklens {verb} needs {err.name}, which is not installed; "
               f"pip install 'darklens[{extra}]'", file=sys.stderr)
         return 2
+    except OSError as err:  # the machine said no: permissions, a full disk, a missing folder
+        print(f"darklens: error: {os_reason(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("darklens: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def os_reason(err: OSError) -> str:
+    """One line for an operating-system error: the file and what went wrong."""
+    if err.strerror:
+        where = err.filename2 or err.filename
+        return f"{where}: {err.strerror}" if where else err.strerror
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

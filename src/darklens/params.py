@@ -127,10 +127,13 @@ declare(
 
 # --- substructure: CDM subhalos ------------------------------------------------------------
 declare(
-    Parameter("f_sub", "", "substructure mass fraction", 0.0, 1.0,
+    Parameter("f_sub", "", "substructure mass fraction (expected, or exact by rescaling)", 0.0,
+              1.0,
               default={"uniform": [0.0, 0.1]}),
     Parameter("n_subhalos_mean", "", "mean number of subhalos", 0.0, 1e5, default=25.0),
     Parameter("n_subhalos", "", "number of subhalos", 0, math.inf, derived=True, integer=True),
+    Parameter("f_sub_realised", "", "realised subhalo mass / halo mass", 0.0, math.inf,
+              derived=True),
 )
 
 # --- substructure: axion vortex and axion strings ------------------------------------------

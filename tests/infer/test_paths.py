@@ -169,3 +169,33 @@ def test_known_inputs_from_header_csv_and_dataset(tmp_path, dataset):
         header_keys={"z_lens": "ZL"},
     )
     assert (s.n_ok, s.n_bad) == (1, 0)
+
+
+def test_every_path_given_or_found_is_predicted_or_listed_with_its_reason(tmp_path, model_dir):
+    from darklens.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    expected = _bad_files(src)
+    good = _good(src)
+    (src / "nested").mkdir()
+    np.save(src / "nested" / "deep.npy", np.ones((32, 32), np.float32))
+    np.save(src / "wrong_size.npy", np.ones((48, 48), np.float32))
+    (src / "alias.npy").symlink_to(good[0])  # the same file reached twice
+    expected.update({"wrong_size.npy": "48x48", "alias.npy": "duplicate of"})
+    if os.geteuid() != 0:  # root reads everything
+        np.save(src / "locked.npy", np.ones((32, 32), np.float32))
+        (src / "locked.npy").chmod(0)
+        expected["locked.npy"] = "permission denied"
+    extra = [str(good[1]), str(tmp_path / "missing.fits")]  # given again, and not there
+    assert len(expected) >= 15
+    out = tmp_path / "p.csv"
+    assert main(["infer", str(model_dir), str(src), *extra, "--out", str(out), "-q"]) == 0
+    table, errors = pd.read_csv(out), pd.read_csv(tmp_path / "p.errors.csv")
+    reasons = dict(zip(errors["path"], errors["reason"], strict=True))
+    assert sorted(table["source"]) == sorted(map(str, [*good, src / "nested" / "deep.npy"]))
+    for name, words in expected.items():
+        assert words in reasons[str(src / name)], (name, reasons.get(str(src / name)))
+    assert reasons[str(good[1])].startswith("duplicate of")
+    assert reasons[str(tmp_path / "missing.fits")] == "no such file or folder"
+    assert len(table) + len(errors) == len(good) + 1 + len(expected) + len(extra)

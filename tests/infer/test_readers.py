@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -91,6 +93,21 @@ def _bad_files(d):
     np.save(d / "cube.npy", np.ones((5, 32, 32), np.float32))
     np.save(d / "line.npy", np.ones(32, np.float32))
     (d / "notes.jpg").write_bytes(b"\xff\xd8 not really")
+    # the file system's kinds: nothing found may be dropped silently
+    (d / "dir.fits").mkdir()
+    (d / "broken.fits").symlink_to(d / "nowhere.fits")
+    (d / "loop_a.fits").symlink_to(d / "loop_b.fits")
+    (d / "loop_b.fits").symlink_to(d / "loop_a.fits")
+    np.save(d / ".hidden.npy", _img())
+    os.mkfifo(d / "pipe.fits")
+    (d / "inf.npy").write_bytes(b"")
+    inf = _img()
+    inf[0, 0] = np.inf
+    np.save(d / "inf.npy", inf)
+    np.save(d / "words.npy", np.array(["a", "b"]))
+    fits.BinTableHDU.from_columns([fits.Column("x", "E", array=np.ones(3))]).writeto(
+        d / "table.fits")
+    (d / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     return {
         "empty.fits": "empty",
         "truncated.fits": "truncated",
@@ -100,6 +117,16 @@ def _bad_files(d):
         "cube.npy": "3-D cube",
         "line.npy": "expected a 2-D image",
         "notes.jpg": "unsupported suffix",
+        "dir.fits": "empty folder",
+        "broken.fits": "broken symbolic link",
+        "loop_a.fits": "symbolic link loop",
+        "loop_b.fits": "symbolic link loop",
+        ".hidden.npy": "hidden",
+        "pipe.fits": "not a regular file",
+        "inf.npy": "NaN/inf",
+        "words.npy": "not a numeric array",
+        "table.fits": "no image HDU",
+        "bad.png": "corrupt or truncated image",
     }
 
 

@@ -159,3 +159,11 @@ def test_pretrained_download_offline_is_one_line(monkeypatch, tmp_path):
         "backbone resnet18: pretrained weights could not be downloaded (offline?); download "
         "them once or set model.pretrained_path to a local file"
     )
+
+
+@pytest.mark.parametrize(("name", "side"), [("resnet10t", 2), ("resnet10t_nopool", 4),
+                                            ("resnet10t_s1", 8)])
+def test_small_image_stems_keep_more_resolution(name, side):
+    backbone = create_backbone(name, 1, 64)
+    assert backbone.model.forward_features(torch.zeros(1, 1, 64, 64)).shape[-1] == side
+    assert backbone(torch.zeros(2, 1, 64, 64)).shape == (2, backbone.num_features)

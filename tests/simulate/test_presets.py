@@ -10,13 +10,18 @@ import pytest
 from darklens.simulate import load_sim_config, render_image
 from darklens.simulate.scene import theta_E_range
 
-PRESETS = sorted((Path(__file__).parents[2] / "configs" / "sim").glob("*.yaml"))
+PRESETS = sorted((Path(__file__).parents[2] / "configs" / "sim").rglob("*.yaml"))
 REQUIRED = {"demo", "model1_none", "model1_cdm", "model1_vortex", "euclid_axion", "hst_axion",
             "hst_cdm", "hst_halo_mass", "hst_halo_mass_z", "hst_strings"}
 
 
+DEEPLENSE = {f"model{m}_{k}" for m in (1, 2, 3) for k in ("no_sub", "cdm", "axion")}
+
+
 def test_all_required_presets_exist():
     assert REQUIRED <= {p.stem for p in PRESETS}
+    assert DEEPLENSE | {"model2_axion_noise", "model3_axion_noise"} <= {
+        p.stem for p in PRESETS if p.parent.name == "deeplense"}
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=[p.stem for p in PRESETS])
@@ -38,4 +43,5 @@ def test_preset_renders_a_lensed_image(path):
     n = cfg.inst.num_pix
     assert image.shape == (n, n) and np.isfinite(image).all()
     # the lensed source stands well above the noise
-    assert image.max() > 10 * cfg.inst.background_noise(values["exposure_time"])
+    scale = values["exposure_time"] if cfg.noise == "deeplense_model1" else 1.0  # counts
+    assert image.max() > 10 * cfg.inst.background_noise(values["exposure_time"]) * scale

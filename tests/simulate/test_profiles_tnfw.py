@@ -6,13 +6,16 @@ import pytest
 from astropy.cosmology import FlatLambdaCDM
 from lenstronomy.LensModel.Profiles.tnfw import TNFW
 
-from darklens.simulate.profiles.tnfw import (
+from darklens.simulate.profiles.subhalo_sizes import (
     concentration_200,
+    tnfw_sizes_from_m200,
+    tnfw_sizes_from_total_mass,
+)
+from darklens.simulate.profiles.tnfw import (
     tnfw_convergence_radial,
     tnfw_deflection_exact,
     tnfw_deflection_table,
     tnfw_kwargs_from_mass,
-    tnfw_sizes_from_m200,
     tnfw_total_mass,
 )
 
@@ -96,3 +99,24 @@ def test_tabulated_sum_matches_the_analytic_profile(tau):
     assert err.max() < 3e-5 * norm.max()
     assert np.all(err < 3e-4 * norm + 1e-9 * norm.max())
     assert tx.shape == x.shape and np.isfinite(tx).all()
+
+
+def test_subhalo_mass_is_the_truncated_total_and_rs_follows_its_nfw_m200():
+    cosmo = FlatLambdaCDM(H0=70, Om0=0.3)
+    z = 0.5
+    d_l = cosmo.angular_diameter_distance(z).to_value(u.Mpc)
+    rho_c = cosmo.critical_density(z).to_value(u.Msun / u.Mpc**3)
+    m = np.array([1e6, 1e8, 1e10])
+    rs, rt, m200 = tnfw_sizes_from_total_mass(m, rho_c, d_l)
+    c = concentration_200(m200)
+    # Rs is r200 / c(M200) of that M200 ...
+    rs_200, _ = tnfw_sizes_from_m200(m200, rho_c, d_l)
+    np.testing.assert_allclose(rs, rs_200, rtol=1e-12)
+    # ... and the NFW with the truncated profile's rho0 and Rs has exactly that M200
+    sigma = 1e10  # any kappa-mass unit: M_sun per arcsec^2
+    kw = tnfw_kwargs_from_mass(m / sigma, rs, rt)
+    rho0 = TNFW.alpha2rho0(kw["alpha_Rs"], rs)  # kappa units, lengths in arcsec
+    nfw_m200 = 4 * np.pi * rho0 * rs**3 * (np.log1p(c) - c / (1 + c)) * sigma
+    np.testing.assert_allclose(nfw_m200, m200, rtol=1e-9)
+    np.testing.assert_allclose(tnfw_total_mass(**kw) * sigma, m, rtol=1e-12)
+    assert m200[1] / m[1] == pytest.approx(1.17, abs=0.01)  # c(1e8) ~ 15, tau = 10

@@ -28,7 +28,7 @@ def _sigma_crit(scene):
 
 @pytest.mark.parametrize("profile", ["point_mass", "tnfw"])
 def test_total_subhalo_mass_is_f_sub_times_halo_mass(profile):
-    cfg = load_sim_config(tiny("cdm", substructure={"profile": profile},
+    cfg = load_sim_config(tiny("cdm", substructure={"profile": profile, "mass": "exact"},
                                params={"f_sub": {"uniform": [0.01, 0.1]}}))
     for index in range(5):
         scene = _scene(cfg, index)
@@ -44,7 +44,8 @@ def test_total_subhalo_mass_is_f_sub_times_halo_mass(profile):
 
 
 def test_subhalo_count_is_poisson_with_the_configured_mean():
-    cfg = load_sim_config(tiny("cdm", params={"n_subhalos_mean": 12.0, "f_sub": 0.05}))
+    cfg = load_sim_config(tiny("cdm", substructure={"mass": "exact"},
+                               params={"n_subhalos_mean": 12.0, "f_sub": 0.05}))
     counts = np.array([_scene(cfg, i).values["n_subhalos"] for i in range(400)])
     assert counts.mean() == pytest.approx(12.0, abs=0.6)
     assert counts.var() == pytest.approx(12.0, rel=0.25)
@@ -94,7 +95,7 @@ def test_vortex_chain_image_converges_to_the_segment_image(index):
     images = {}
     for impl, n_chain in (("segment", 2), ("chain", 30), ("chain", 300)):
         cfg = load_sim_config({**base, "substructure": {
-            "kind": "vortex", "implementation": impl, "n_chain": n_chain}})
+            "kind": "vortex", "implementation": impl, "n_chain": n_chain, "compensate": "none"}})
         scene = _scene(cfg, index)
         images[impl, n_chain] = Renderer(cfg).model_image(scene)
     smooth = Renderer(cfg).model_image(dataclasses.replace(scene, deflector=None))
@@ -111,3 +112,75 @@ def test_string_count_follows_density_times_area():
     area = cfg.inst.field_of_view**2
     counts = np.array([_scene(cfg, i).values["n_strings"] for i in range(200)])
     assert counts.mean() == pytest.approx(0.5 * area, rel=0.1)
+
+
+def test_expected_budget_keeps_the_mass_function_and_f_sub_on_average():
+    from darklens.simulate.substructure.cdm import power_law_mean
+
+    cfg = load_sim_config(tiny("cdm", params={"f_sub": 0.05}))  # mass: expected (default)
+    assert cfg.sampled_names()[-1] == "f_sub" and "n_subhalos_mean" not in cfg.sampled_names()
+    scenes = [_scene(cfg, i) for i in range(300)]
+    realised = np.array([s.values["f_sub_realised"] for s in scenes])
+    counts = np.array([s.values["n_subhalos"] for s in scenes])
+    halo = np.array([10 ** s.values["log10_halo_mass"] for s in scenes])
+    mean_n = 0.05 * halo / power_law_mean(-0.9, 1e6, 1e10)
+    assert counts.mean() == pytest.approx(mean_n.mean(), rel=0.1)
+    # the realised fraction scatters (few massive subhalos) but is f_sub on average
+    assert realised.std() > 0.2 * 0.05
+    assert realised.mean() == pytest.approx(0.05, rel=3 * realised.std() / 0.05 / np.sqrt(300))
+    for s in scenes[:20]:
+        if s.deflector is not None:
+            m = s.deflector.keywords["m_k"] * _sigma_crit(s)
+            assert m.min() >= 1e6 * (1 - 1e-9) and m.max() <= 1e10 * (1 + 1e-9)
+
+
+def test_deeplense_budget_fixed_count_radius_uniform_no_rescaling():
+    cfg = load_sim_config(tiny("cdm", substructure={
+        "mass": "unscaled", "count": "fixed", "radial": "radius", "r_min": 0.25, "r_max": 2.0},
+        params={"n_subhalos_mean": 25}))
+    assert "f_sub" not in cfg.sampled_names()
+    radii = []
+    for i in range(40):
+        scene = _scene(cfg, i)
+        kw = scene.deflector.keywords
+        assert scene.values["n_subhalos"] == 25 == len(kw["m_k"])
+        m = kw["m_k"] * _sigma_crit(scene)
+        assert scene.values["f_sub_realised"] == pytest.approx(
+            m.sum() / 10 ** scene.values["log10_halo_mass"], rel=1e-12)
+        assert m.min() >= 1e6 * (1 - 1e-9) and m.max() <= 1e10 * (1 + 1e-9)
+        radii.append(np.hypot(kw["xc"], kw["yc"]))
+    assert stats.kstest(np.concatenate(radii), stats.uniform(0.25, 1.75).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["cdm", "vortex", "strings"])
+def test_the_sheet_removes_exactly_the_substructure_mass(kind):
+    # Gauss: the mean radial deflection on a circle of radius R is M(<R) / (pi R) (kappa-mass);
+    # outside the substructure's region, substructure + sheet enclose no mass
+    params = {"cdm": {"f_sub": 0.08}, "vortex": {"log10_m_axion": -22.5},
+              "strings": {"string_density": 1.0}}[kind]
+    cfg = load_sim_config(tiny(kind, params=params))
+    scene = next(s for s in (_scene(cfg, i) for i in range(10)) if s.deflector is not None)
+    x0, y0, radius = (scene.compensation.keywords[k] for k in ("xc", "yc", "radius"))
+    far = 3.0 * radius + 4.0  # beyond every string, subhalo and the vortex
+    phi = np.linspace(0, 2 * np.pi, 20000, endpoint=False)
+    x, y = x0 + far * np.cos(phi), y0 + far * np.sin(phi)
+
+    def radial(fn):
+        ax, ay = fn(x, y)
+        return np.mean(ax * np.cos(phi) + ay * np.sin(phi)) * np.pi * far
+
+    sub, sheet = radial(scene.deflector), radial(scene.compensation)
+    assert sub > 0 and sheet == pytest.approx(-sub, rel=2e-3)
+
+
+def test_vortex_length_in_kpc_at_the_lens_redshift_and_linspace_chain():
+    from darklens.simulate.cosmology import kpc_per_arcsec
+    from darklens.simulate.profiles.line_segment import chain_points
+
+    cfg = load_sim_config(tiny("vortex", substructure={"half_length": 0.2, "length_unit": "kpc"},
+                               params={"log10_m_axion": -23.0}))
+    scene = _scene(cfg, 0)
+    assert scene.values["vortex_length"] == pytest.approx(2 * 2.0 / kpc_per_arcsec(0.5))
+    xc, yc, m_k = chain_points(0.0, 0.0, 1.0, 0.0, 0.5, 100, endpoints=True)
+    np.testing.assert_allclose(xc, np.linspace(-1, 1, 100))
+    assert m_k.sum() == pytest.approx(1.0)  # 2 L lambda

@@ -63,6 +63,7 @@ def export_fits(dataset: str | Path, folder: str | Path, inputs=(),
     values = read_columns([dataset], columns)
     with open_h5(Path(dataset)) as f:
         pixel_scale = f.attrs.get(PIXEL_SCALE_ATTR)
+        units = f.attrs.get("image_units", "counts/s")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     width = max(5, len(str(info.n - 1)))
@@ -75,7 +76,7 @@ def export_fits(dataset: str | Path, folder: str | Path, inputs=(),
                 header[name.upper()] = float(values[k, columns.index(name)])
             if pixel_scale is not None:
                 header["PIXSCALE"] = (float(np.ravel(pixel_scale)[0]), "arcsec per pixel")
-            header["BUNIT"] = "counts/s"
+            header["BUNIT"] = units.decode() if isinstance(units, bytes) else str(units)
             path = folder / f"lens_{k:0{width}d}.fits"
             with warnings.catch_warnings():  # names over 8 characters become HIERARCH cards
                 warnings.simplefilter("ignore", VerifyWarning)

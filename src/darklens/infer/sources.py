@@ -7,6 +7,7 @@ Source carrying the reason instead of raising, so one bad file never stops a bat
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,15 +56,73 @@ class Source:
     error: str | None = None
 
 
-def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            # sorted, so row order (and any error listing) is reproducible across file systems
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-            yield from files
+def _walk(folder: Path, seen_dirs: set) -> Iterator[tuple[Path, str | None]]:
+    """Every entry under ``folder`` (sorted, links last, so row order is reproducible and a
+    file reached through a link too is read as itself), with the reason it cannot be an
+    input, or None."""
+    real = folder.resolve()
+    if real in seen_dirs:
+        yield folder, "folder already searched (a symbolic link loops back to it)"
+        return
+    seen_dirs.add(real)
+    try:
+        entries = sorted(folder.iterdir(), key=lambda e: (e.is_symlink(), e.name))
+    except PermissionError:
+        yield folder, "folder not readable (permission denied)"
+        return
+    if not entries:
+        yield folder, "empty folder"
+    for entry in entries:
+        if entry.name.startswith("."):
+            yield entry, "hidden file or folder, not read"
+        elif entry.is_symlink() and not entry.exists():
+            yield entry, _broken_link(entry)
+        elif entry.is_dir():
+            yield from _walk(entry, seen_dirs)
         else:
-            yield p
+            yield entry, None
+
+
+def _broken_link(path: Path) -> str:
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 raises this for loops
+        return "symbolic link loop"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop"
+    return f"broken symbolic link (to {os.readlink(path)})"
+
+
+def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str | None]]:
+    """Every file given or found, each once, with the reason it cannot be read, or None.
+
+    Nothing is dropped silently: missing paths, broken or looping links, unreadable or empty
+    folders, hidden entries, special files and duplicates (the same file reached twice) are
+    all yielded with their reason.
+    """
+    seen: dict[Path, Path] = {}
+    seen_dirs: set[Path] = set()
+    for given in paths:
+        given = Path(given)
+        if given.is_symlink() and not given.exists():
+            entries = [(given, _broken_link(given))]
+        elif given.is_dir():
+            entries = _walk(given, seen_dirs)
+        elif not given.exists():
+            entries = [(given, "no such file or folder")]
+        else:
+            entries = [(given, None)]
+        for path, reason in entries:
+            if reason is None and not path.is_file():
+                reason = "not a regular file (device, socket or pipe)"
+            if reason is None:
+                real = path.resolve()
+                if real in seen:
+                    reason = f"duplicate of {seen[real]}"
+                else:
+                    seen[real] = path
+            yield path, reason
 
 
 def _iter_dataset(path: Path, bands: int | None) -> Iterator[Source]:
@@ -102,9 +161,10 @@ def iter_inputs(paths: Iterable[str | os.PathLike], bands: int | None = None) ->
     Parameters
     ----------
     paths : iterable of path
-        Image files, folders (searched recursively, sorted; hidden files skipped) and darklens
-        HDF5 datasets (``.h5``, ``.hdf5``, ``.nc``; one Source per sample with its stored
-        per-sample variables).
+        Image files, folders (searched recursively, sorted; hidden entries are listed as not
+        read, linked folders are followed once) and darklens HDF5 datasets (``.h5``,
+        ``.hdf5``, ``.nc``; one Source per sample with its stored per-sample variables). Every
+        path given or found yields a Source: an image, or the reason it is not one.
     bands : int, optional
         The model's bands, for :func:`check_image`.
 
@@ -113,7 +173,10 @@ def iter_inputs(paths: Iterable[str | os.PathLike], bands: int | None = None) ->
     Source
         With ``image`` set, or with ``error`` giving the reason the file/sample is unusable.
     """
-    for path in _expand(paths):
+    for path, reason in _expand(paths):
+        if reason is not None:
+            yield Source(str(path), error=reason)
+            continue
         if suffix_of(path) in DATASET_SUFFIXES:
             yield from _iter_dataset(path, bands)
             continue

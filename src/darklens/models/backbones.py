@@ -44,12 +44,15 @@ class BackboneSpec:
         The input side must be a multiple of this (e.g. CoAtNet's window partitions).
     needs_img_size : bool
         Pass ``img_size=`` at creation (models with position embeddings or fixed windows).
+    stem : str or None
+        A :data:`STEMS` entry that changes the network's stem after creation (small images).
     """
 
     timm_name: str
     min_size: int = 1
     multiple: int = 1
     needs_img_size: bool = False
+    stem: str | None = None
 
     def input_size(self, img_size: int) -> int:
         """The side the network is run at for images of side ``img_size``."""
@@ -59,6 +62,26 @@ class BackboneSpec:
 
 #: friendly name -> what its timm model needs
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
+#: stem change name -> ``adapt(model)``, applied in place after timm creates the model
+STEMS: Registry = Registry("backbone stem")
+
+
+def _first_strided_conv(model: nn.Module) -> nn.Conv2d:
+    return next(m for m in model.modules() if isinstance(m, nn.Conv2d) and m.stride != (1, 1))
+
+
+@STEMS.register("no_pool")
+def _no_pool(model: nn.Module) -> None:
+    """ResNet stem without its max-pool: 2x instead of 4x downsampling before the first block."""
+    model.maxpool = nn.Identity()
+
+
+@STEMS.register("stride1")
+def _stride1(model: nn.Module) -> None:
+    """ResNet stem at full resolution: stride-1 first convolution and no max-pool, so the
+    first block sees every pixel (sub-pixel arc perturbations survive); ~16x the compute."""
+    _first_strided_conv(model).stride = (1, 1)
+    model.maxpool = nn.Identity()
 
 
 def register_backbone(name: str, timm_name: str | None = None, **needs) -> BackboneSpec:
@@ -76,6 +99,10 @@ _COATNET = {"needs_img_size": True, "min_size": 32, "multiple": 32}
 register_backbone("resnet18")
 register_backbone("resnet34")
 register_backbone("resnet50")
+# small-image variants: ImageNet stems shrink a 64-px lens image 4x before the first block
+for _name in ("resnet10t", "resnet18", "resnet34"):
+    register_backbone(f"{_name}_nopool", _name, stem="no_pool")
+    register_backbone(f"{_name}_s1", _name, stem="stride1")
 register_backbone("resnext50", "resnext50_32x4d")
 register_backbone("densenet121", **_SMALL32)
 register_backbone("densenet161", **_SMALL32)
@@ -109,7 +136,7 @@ def resolve_backbone(name: str, where: str = "model.backbone") -> BackboneSpec:
     if name in BACKBONES:
         return BACKBONES[name]
     for spec in BACKBONES.values():
-        if spec.timm_name == name.split(".")[0]:
+        if spec.timm_name == name.split(".")[0] and spec.stem is None:
             return BackboneSpec(name, spec.min_size, spec.multiple, spec.needs_img_size)
     if timm.is_model(name):
         cfg = timm.get_pretrained_cfg(name)
@@ -212,4 +239,6 @@ def create_backbone(
         )
     if pretrained_path:
         check_weight_keys(name, model, keys, pretrained_path, f"{where}.pretrained_path")
+    if spec.stem is not None:
+        STEMS.get(spec.stem)(model)
     return Backbone(name, spec.timm_name, model, size if size != img_size else None, features_only)

@@ -86,6 +86,7 @@ class DarklensModel(nn.Module):
         model.update(
             pretrained=False,
             pretrained_path=None,
+            init_from=None,
             head=to_dict(self.cfg.head_config),
             fusion=None if fusion is None else to_dict(fusion),
         )

@@ -110,6 +110,10 @@ class ModelConfig:
         A :class:`HeadConfig` mapping.
     freeze_backbone_epochs : int
         Epochs during which only the head (and fusion) are trained.
+    init_from : str or None
+        A darklens run directory or export of the same architecture whose weights (backbone,
+        fusion and head) start this run: fine-tuning, or a curriculum that first trains on an
+        easier version of the task.
     """
 
     backbone: str = "resnet18"
@@ -119,6 +123,7 @@ class ModelConfig:
     fusion: dict | None = None
     head: dict = bounded({"kind": "gaussian"})
     freeze_backbone_epochs: int = bounded(0, ge=0)
+    init_from: str | None = None
     # Parsed sub-configs; not init fields, so to_dict/from_dict see only the plain mappings.
     _fusion: FusionConfig | None = field(default=None, init=False, repr=False, compare=False)
     _head: HeadConfig | None = field(default=None, init=False, repr=False, compare=False)
@@ -132,6 +137,11 @@ class ModelConfig:
             if self.fusion is None
             else from_dict(FusionConfig, self.fusion, dotted(where, "fusion"))
         )
+        if self.init_from and (self.pretrained or self.pretrained_path):
+            raise DarklensError(
+                f"{dotted(where, 'init_from')}: starts from a darklens model's weights; do not "
+                "also set pretrained or pretrained_path"
+            )
         if self.pretrained and self.pretrained_path:
             raise DarklensError(
                 f"{dotted(where, 'pretrained_path')}: set either pretrained: true (download) or "

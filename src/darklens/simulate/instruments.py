@@ -36,6 +36,8 @@ class Instrument:
         Image side, pixels (square images).
     psf_fwhm : float
         Gaussian PSF full width at half maximum, arcsec (0 = no PSF).
+    psf_truncation : float
+        The Gaussian PSF kernel is cut at this many standard deviations.
     magnitude_zero_point : float
         Magnitude giving one count per second.
     exposure_time : number or prior
@@ -55,6 +57,7 @@ class Instrument:
     pixel_scale: float = bounded(0.08, gt=0)
     num_pix: int = bounded(64, ge=8, le=4096)
     psf_fwhm: float = bounded(0.1, ge=0)
+    psf_truncation: float = bounded(5.0, gt=0)
     magnitude_zero_point: float = 25.0
     exposure_time: object = 1000.0
     num_exposures: int = bounded(1, ge=1)
@@ -98,11 +101,43 @@ def deeplense_model1() -> Instrument:
 
     DeepLense worked in arbitrary data units; the zero point 25 fixes what a magnitude means here
     (a 22 mag source gives ~16 counts/s in total, peak pixels of a few 0.1, as in their images).
+    The PSF is cut at 4 sigma, as lenstronomy 1.9.2 convolved it (DeepLenseSim lens.py:250 asks
+    for 3, which that version ignored).
     """
     return Instrument(
         name="deeplense-model1", pixel_scale=0.05, num_pix=150, psf_fwhm=0.087,
-        magnitude_zero_point=25.0, exposure_time={"loguniform": [1000.0, 10**3.5]},
-        background_rms=0.01,
+        psf_truncation=4.0, magnitude_zero_point=25.0,
+        exposure_time={"loguniform": [1000.0, 10**3.5]}, background_rms=0.01,
+    )
+
+
+@register_instrument("deeplense-model2")
+def deeplense_model2() -> Instrument:
+    """DeepLense Model II: Euclid VIS as lenstronomy 1.9.2 shipped it, 64x64.
+
+    0.101" pixels, Gaussian seeing 0.16", zero point 24.0, sky 22.35 mag/arcsec^2, 4 x 565 s,
+    read noise 4.2 e- (lenstronomy 1.9.2 ``ObservationConfig/Euclid.py``; 1.14 changed VIS to a
+    zero point of 25.72, which makes a 20 mag source 4.9x brighter).
+    """
+    return Instrument(
+        name="deeplense-model2", pixel_scale=0.101, num_pix=64, psf_fwhm=0.16,
+        psf_truncation=4.0, magnitude_zero_point=24.0, exposure_time=565.0, num_exposures=4,
+        sky_brightness=22.35, read_noise=4.2,
+    )
+
+
+@register_instrument("deeplense-model3")
+def deeplense_model3() -> Instrument:
+    """DeepLense Model III: HST WFC3/F160W as lenstronomy ships it (0.08" pixels, Gaussian PSF
+    0.08", zero point 25.96, sky 22.3 mag/arcsec^2, 5400 s, read noise 4 e-), 64x64.
+
+    The DeepLenseSim copy that made Model III is not public; a fork uses lenstronomy's
+    ``TDLMC_F160W`` band instead (zero point 25.9463, sky 22.0), 1.3 % fainter.
+    """
+    return Instrument(
+        name="deeplense-model3", pixel_scale=0.08, num_pix=64, psf_fwhm=0.08,
+        psf_truncation=4.0, magnitude_zero_point=25.96, exposure_time=5400.0,
+        sky_brightness=22.3, read_noise=4.0,
     )
 
 

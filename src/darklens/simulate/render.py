@@ -18,15 +18,16 @@ from lenstronomy.LensModel.lens_model import LensModel
 from lenstronomy.LightModel.light_model import LightModel
 
 from darklens.simulate.config import SimConfig
+from darklens.simulate.noise import NOISE_MODELS
 from darklens.simulate.scene import Scene
 
-__all__ = ["Renderer", "add_noise"]
+__all__ = ["Renderer"]
 
 
 class _HaloPlusField(LensModel):
-    """SIE + SHEAR, plus an extra deflection passed as the last element of ``kwargs``.
+    """SIE + SHEAR, plus extra deflections passed as the last element of ``kwargs``.
 
-    ``kwargs = [kw_sie, kw_shear, {"deflector": fn_or_None}]``.
+    ``kwargs = [kw_sie, kw_shear, {"deflectors": [fn, ...]}]`` (substructure, compensation).
     """
 
     def __init__(self):
@@ -34,41 +35,14 @@ class _HaloPlusField(LensModel):
 
     def alpha(self, x, y, kwargs, k=None):
         ax, ay = super().alpha(x, y, kwargs[:2], k=k)
-        fn = kwargs[2]["deflector"] if len(kwargs) > 2 else None
-        if fn is None:
-            return ax, ay
-        ex, ey = fn(np.asarray(x, float), np.asarray(y, float))
-        return ax + ex, ay + ey
+        for fn in kwargs[2]["deflectors"] if len(kwargs) > 2 else ():
+            ex, ey = fn(np.asarray(x, float), np.asarray(y, float))
+            ax, ay = ax + ex, ay + ey
+        return ax, ay
 
     def ray_shooting(self, x, y, kwargs, k=None):
         ax, ay = self.alpha(x, y, kwargs, k=k)
         return x - ax, y - ay
-
-
-def add_noise(image: np.ndarray, exposure_time: float, background_rms: float,
-              rng: np.random.Generator) -> np.ndarray:
-    """Poisson noise on the source counts plus Gaussian background.
-
-    Parameters
-    ----------
-    image : ndarray
-        Noise-free image, counts/s per pixel.
-    exposure_time : float
-        Total exposure, s; the counts ``image * exposure_time`` are Poisson distributed.
-    background_rms : float
-        Gaussian rms per pixel, counts/s (sky + read-out, or a fixed level).
-    rng : numpy.random.Generator
-        The image's noise stream.
-
-    Returns
-    -------
-    ndarray
-        Noisy image, counts/s; variance = max(image, 0) / exposure_time + background_rms^2.
-    """
-    counts = rng.poisson(np.clip(image, 0.0, None) * exposure_time)
-    noisy = counts / exposure_time + rng.normal(0.0, background_rms, size=image.shape)
-    # the model can dip below zero only through numerics; keep its signed part
-    return noisy + np.minimum(image, 0.0)
 
 
 class Renderer:
@@ -78,11 +52,18 @@ class Renderer:
     ----------
     cfg : SimConfig
         Validated config: instrument, supersampling, lens light and noise settings.
+
+    Notes
+    -----
+    Pixels are integrated with ``supersampling`` x ``supersampling`` rays and, with
+    ``supersampling_convolution`` (the default), the PSF is applied at that resolution before
+    the rays are summed into pixels. Convolving the already binned image instead applies the
+    PSF without the pixel's own width: a 1-pixel PSF (HST F160W) comes out ~20 % too narrow.
     """
 
     def __init__(self, cfg: SimConfig):
         inst = cfg.inst
-        self.noise = cfg.noise
+        self.noise = NOISE_MODELS.get(cfg.noise)
         n, s = inst.num_pix, cfg.supersampling
         half = (n - 1) / 2.0
         data = ImageData(
@@ -92,7 +73,7 @@ class Renderer:
             transform_pix2angle=np.eye(2) * inst.pixel_scale,
         )
         if inst.psf_fwhm > 0:
-            psf = PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=5)
+            psf = PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=inst.psf_truncation)
         else:
             psf = PSF(psf_type="NONE")
         self.lens_model = _HaloPlusField()
@@ -100,12 +81,14 @@ class Renderer:
             data, psf, lens_model_class=self.lens_model,
             source_model_class=LightModel(["SERSIC_ELLIPSE"]),
             lens_light_model_class=LightModel(["SERSIC_ELLIPSE"] if cfg.lens_light else []),
-            kwargs_numerics={"supersampling_factor": s, "supersampling_convolution": False},
+            kwargs_numerics={"supersampling_factor": s,
+                             "supersampling_convolution": cfg.supersampling_convolution},
         )
 
     def model_image(self, scene: Scene) -> np.ndarray:
         """Noise-free image (counts/s per pixel, float64)."""
-        kwargs_lens = scene.kwargs_lens + [{"deflector": scene.deflector}]
+        extra = [fn for fn in (scene.deflector, scene.compensation) if fn is not None]
+        kwargs_lens = scene.kwargs_lens + [{"deflectors": extra}]
         return self.model.image(
             kwargs_lens=kwargs_lens, kwargs_source=scene.kwargs_source,
             kwargs_lens_light=scene.kwargs_lens_light or None,
@@ -113,8 +96,5 @@ class Renderer:
         )
 
     def render(self, scene: Scene, rng_noise: np.random.Generator) -> np.ndarray:
-        """Image as stored: float32, with noise unless the config switched it off."""
-        image = self.model_image(scene)
-        if self.noise:
-            image = add_noise(image, scene.exposure_time, scene.background_rms, rng_noise)
-        return image.astype(np.float32)
+        """Image as stored: float32, with the config's noise model (units: ``noise.units``)."""
+        return self.noise.apply(self.model_image(scene), scene, rng_noise).astype(np.float32)

@@ -25,6 +25,7 @@ from darklens.data import store
 from darklens.data.schema import CHUNK_IMAGES, VariableSpec
 from darklens.errors import DarklensError
 from darklens.simulate.config import SimConfig, load_sim_config, resolved_yaml
+from darklens.simulate.noise import NOISE_MODELS
 from darklens.simulate.render import Renderer
 from darklens.simulate.samples import as_config, render_image, render_samples
 
@@ -153,6 +154,7 @@ def _attrs(cfg: SimConfig, config_yaml: str, shard: tuple[int, int] | None) -> d
         "instrument": cfg.inst.name,
         "substructure_kind": cfg.kind,
         "pixel_scale_arcsec": cfg.inst.pixel_scale,
+        "image_units": NOISE_MODELS.get(cfg.noise).units,
         "n_total": cfg.n,
         "shard_index": (shard or (0, 1))[0],
         "shard_count": (shard or (0, 1))[1],

@@ -16,7 +16,7 @@ from lenstronomy.Util import param_util
 
 from darklens.simulate.config import SimConfig
 from darklens.simulate.cosmology import mass_to_theta_E, sigma_crit_angle
-from darklens.simulate.substructure import SUBSTRUCTURE, Context, Deflector
+from darklens.simulate.substructure import COMPENSATIONS, SUBSTRUCTURE, Context, Deflector
 
 __all__ = ["Scene", "build_scene", "sample_values", "streams"]
 
@@ -35,6 +35,8 @@ class Scene:
         lenstronomy kwargs for ``["SERSIC_ELLIPSE"]`` (lens light empty when disabled).
     deflector : callable or None
         Extra reduced deflection ``(x, y) -> (ax, ay)`` (arcsec) of the substructure.
+    compensation : callable or None
+        Deflection of the negative mass sheet that compensates it (``substructure.compensate``).
     exposure_time : float
         Total exposure time, s.
     background_rms : float
@@ -48,6 +50,7 @@ class Scene:
     deflector: Deflector | None
     exposure_time: float
     background_rms: float
+    compensation: Deflector | None = None
 
 
 def streams(seed: int, index: int) -> tuple[np.random.Generator, ...]:
@@ -111,13 +114,14 @@ def build_scene(cfg: SimConfig, values: dict, rng_sub: np.random.Generator) -> S
         sigma_crit=sigma_crit_angle(z_l, z_s, cos.H0, cos.Om0), halo_mass=mass,
         theta_E=theta_E, center=(v["halo_x"], v["halo_y"]), field_of_view=inst.field_of_view,
     )
-    derived, deflector = SUBSTRUCTURE[cfg.kind].realise(rng_sub, v, ctx, cfg.sub_options)
-    v.update(derived)
+    real = SUBSTRUCTURE[cfg.kind].realise(rng_sub, v, ctx, cfg.sub_options)
+    v.update(real.derived)
     t_exp = v["exposure_time"]
     return Scene(
         values=v, kwargs_lens=kwargs_lens, kwargs_source=[source], kwargs_lens_light=lens_light,
-        deflector=deflector, exposure_time=t_exp * inst.num_exposures,
+        deflector=real.deflector, exposure_time=t_exp * inst.num_exposures,
         background_rms=inst.background_noise(t_exp),
+        compensation=COMPENSATIONS[cfg.compensate](real, ctx),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from darklens.config import apply_overrides, bounded, dump_yaml, from_dict, load_yaml
+from darklens.config import apply_overrides, bounded, dump_yaml, from_dict, load_yaml, to_dict
 from darklens.data.normalize import IMAGE_MODES, STRETCHES
 from darklens.errors import DarklensError
 from darklens.models.config import ModelConfig
@@ -34,6 +34,10 @@ class DataConfig:
     # a validation set simulated on its own (another seed); then all of `files` trains and
     # `split` is not used
     val_files: list[str] = field(default_factory=list)
+    # train on images simulated on the fly instead of files: a sim config (path or mapping);
+    # needs val_files; every epoch is `images_per_epoch` new images
+    simulate: str | dict | None = None
+    images_per_epoch: int = bounded(10000, ge=1)
     split_seed: int = bounded(0, ge=0)
     augment: bool = True
     image_norm: str = bounded("dataset", choices=IMAGE_MODES)
@@ -43,7 +47,15 @@ class DataConfig:
     num_workers: int | None = bounded(None, ge=0)
 
     def validate(self, where: str) -> None:
-        if not self.files:
+        if self.simulate is not None:
+            if self.files or not self.val_files:
+                raise DarklensError(f"{where}.simulate: streams training images; give "
+                                    "val_files (a fixed validation set) and no files")
+            from darklens.simulate.config import load_sim_config
+
+            # the run records the resolved simulation, not a path that may change
+            self.simulate = to_dict(load_sim_config(self.simulate))
+        elif not self.files:
             raise DarklensError(f"{where}.files: give at least one dataset file (.h5)")
         if not self.targets:
             raise DarklensError(f"{where}.targets: give at least one target variable")

@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 
 from darklens.analysis.metrics import regression_metrics
-from darklens.artifact import RunDir, save_model
+from darklens.artifact import RunDir, load_weights, save_model
 from darklens.columns import TARGET_METRICS, metric_column
 from darklens.errors import DarklensError
 from darklens.train.checkpoints import log_epoch, model_meta, open_run, save_checkpoint, tensorboard
 from darklens.train.config import TrainConfig
-from darklens.train.data import build_data, encode_inputs, make_loader
+from darklens.train.data import StreamLoader, build_data, encode_inputs, make_loader
 from darklens.train.optim import SAM, build_optimizer, build_scheduler, frozen_bn_stats
 
 __all__ = ["train"]
@@ -46,17 +46,26 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, on_epoch=None) -> 
 
     accelerator = _accelerator(cfg)
     set_seed(cfg.train.seed)
-    info, train_ds, val_ds, norms = build_data(cfg)
+    world = accelerator.num_processes
+    info, train_ds, val_ds, norms = build_data(cfg, accelerator.process_index, world)
     model = build_model(cfg.model, info.image_shape[0], info.image_shape[-1],
                         len(cfg.data.targets), len(cfg.data.inputs))
+    if cfg.model.init_from and not resume:
+        load_weights(model, cfg.model.init_from)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     head, optimizer = model.head, build_optimizer(cfg.optim, model)
-    train_loader, val_loader = make_loader(train_ds, cfg, True), make_loader(val_ds, cfg, False)
+    train_loader = make_loader(train_ds, cfg, True, world)
+    val_loader = make_loader(val_ds, cfg, False)
     steps_per_epoch = len(train_loader) // cfg.train.grad_accum
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
-    model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, val_loader, scheduler)
+    if isinstance(train_loader, StreamLoader):  # already split over the processes
+        model, optimizer, val_loader, scheduler = accelerator.prepare(
+            model, optimizer, val_loader, scheduler)
+        train_loader.device = accelerator.device
+    else:
+        model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
+            model, optimizer, train_loader, val_loader, scheduler)
     loop = _Loop(accelerator, cfg, model, head, optimizer, scheduler, norms, steps_per_epoch)
 
     run = RunDir(resume or cfg.out)

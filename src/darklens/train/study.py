@@ -61,9 +61,9 @@ def variant_configs(path: str | Path, cfg: StudyConfig) -> dict[str, list[str]]:
     """Every variant (plus ``<name>_ft`` for those with a weights file) as ``--set`` overrides."""
     runs = {}
     for name, changes in cfg.variants.items():
-        common = _overrides(cfg.set) + _overrides(changes or {})
-        if "epochs" in cfg.budget:
-            common.append(f"train.epochs={int(cfg.budget['epochs'])}")
+        # a variant's own settings (even its own epochs) win over the study-wide ones
+        budget = [f"train.epochs={int(cfg.budget['epochs'])}"] if "epochs" in cfg.budget else []
+        common = _overrides(cfg.set) + budget + _overrides(changes or {})
         runs[name] = common + [f"train.out={Path(cfg.out) / name}"]
         if name in cfg.weights:
             weights = (Path(path).parent / cfg.weights[name]).resolve()

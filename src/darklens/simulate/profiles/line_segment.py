@@ -148,11 +148,12 @@ def segment_hessian(x, y, x0, y0, half_length, angle, lambda_k):
     return f_xx, f_xy, f_xy, f_yy
 
 
-def chain_points(x0, y0, half_length, angle, lambda_k, n_points):
+def chain_points(x0, y0, half_length, angle, lambda_k, n_points, endpoints=False):
     """Positions and kappa-masses of the point-mass chain that discretises each segment.
 
-    Each segment is cut into ``n_points`` equal cells with a point mass at every cell centre;
-    each carries ``2 * half_length * lambda_k / n_points`` so the total is conserved.
+    Each segment is cut into ``n_points`` equal cells with a point mass at every cell centre
+    or, with ``endpoints``, at ``linspace(-L, L, n_points)`` including both ends (DeepLense);
+    each point carries ``2 * half_length * lambda_k / n_points`` so the total is conserved.
 
     Returns
     -------
@@ -160,7 +161,10 @@ def chain_points(x0, y0, half_length, angle, lambda_k, n_points):
         Point positions (arcsec) and kappa-masses (arcsec^2).
     """
     x0, y0, half_length, angle, lambda_k = as_components(x0, y0, half_length, angle, lambda_k)
-    frac = (np.arange(n_points) + 0.5) / n_points * 2.0 - 1.0  # cell centres in [-1, 1]
+    if endpoints:
+        frac = np.linspace(-1.0, 1.0, n_points)
+    else:
+        frac = (np.arange(n_points) + 0.5) / n_points * 2.0 - 1.0  # cell centres in [-1, 1]
     s = half_length[:, None] * frac[None, :]
     xc = x0[:, None] + s * np.cos(angle)[:, None]
     yc = y0[:, None] + s * np.sin(angle)[:, None]
@@ -168,21 +172,22 @@ def chain_points(x0, y0, half_length, angle, lambda_k, n_points):
     return xc.ravel(), yc.ravel(), np.array(m_k).ravel()
 
 
-def chain_deflection(x, y, x0, y0, half_length, angle, lambda_k, n_points):
+def chain_deflection(x, y, x0, y0, half_length, angle, lambda_k, n_points, endpoints=False):
     """Deflection of line segments approximated as chains of equal point masses.
 
     This is the DeepLense-style discretisation: each segment becomes ``n_points`` point masses
     at evenly spaced cell centres, total kappa-mass ``2 * half_length * lambda_k`` conserved.
     It converges to :func:`segment_deflection` at distances larger than a few spacings
     ``2 * half_length / n_points``. Parameters as in :func:`segment_deflection`, plus
-    ``n_points`` (int), the number of point masses per segment.
+    ``n_points`` (int), the number of point masses per segment, and ``endpoints`` (see
+    :func:`chain_points`).
 
     Returns
     -------
     alpha_x, alpha_y : ndarray
         Summed deflection (arcsec) with the rays' shape.
     """
-    xc, yc, m_k = chain_points(x0, y0, half_length, angle, lambda_k, int(n_points))
+    xc, yc, m_k = chain_points(x0, y0, half_length, angle, lambda_k, int(n_points), endpoints)
     return point_mass_deflection(x, y, xc, yc, m_k)
 
 

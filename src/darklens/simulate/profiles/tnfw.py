@@ -9,8 +9,8 @@ out directly as kappa-masses (arcsec^2). The total projected (= total 3-D) mass 
     m_tot = 4 pi rho0 Rs^3 * tau^2 / (tau^2 + 1)^2
             * [(tau^2 - 1) ln tau + tau pi - (tau^2 + 1)].
 
-Sizes from a physical mass use a simple, documented mass-concentration power law (see
-:func:`tnfw_sizes_from_m200`). All functions are vectorised over subhalos.
+Physical sizes of subhalos (mass-concentration relation, truncation, which mass is meant) are
+in :mod:`darklens.simulate.profiles.subhalo_sizes`. All functions are vectorised over subhalos.
 """
 
 from __future__ import annotations
@@ -23,25 +23,17 @@ from darklens.simulate.profiles._chunking import as_components, summed_over_comp
 from darklens.simulate.profiles._kernels import add_radial_profiles
 
 __all__ = [
-    "concentration_200",
     "tnfw_alpha_rs_from_mass",
     "tnfw_convergence_radial",
     "tnfw_deflection_exact",
     "tnfw_deflection_table",
     "tnfw_enclosed_mass",
     "tnfw_kwargs_from_mass",
-    "tnfw_sizes_from_m200",
     "tnfw_total_mass",
 ]
 
 #: Lenstronomy floors R/Rs at this value (TNFW._s); copied so results match it exactly.
 _X_MIN = 1e-3
-#: Default concentration-mass relation and truncation (see :func:`tnfw_sizes_from_m200`).
-C0_DEFAULT = 15.0
-BETA_DEFAULT = -0.1
-M_PIVOT_DEFAULT = 1e8
-TAU_DEFAULT = 10.0
-_ARCSEC_PER_RAD = 180.0 / np.pi * 3600.0
 
 
 def _nfw_f(x):
@@ -242,55 +234,3 @@ def tnfw_deflection_table(x, y, xc, yc, Rs, alpha_Rs, r_trunc):
         add_radial_profiles(x32, y32, xc[sel], yc[sel], 1.0 / rs[sel] ** 2, amp,
                             table, inv_du, g_tot, ax, ay)
     return ax.reshape(x.shape).astype(float), ay.reshape(x.shape).astype(float)
-
-
-def concentration_200(m200, c0=C0_DEFAULT, beta=BETA_DEFAULT, m_pivot=M_PIVOT_DEFAULT):
-    """Power-law concentration ``c200 = c0 * (M200 / m_pivot)^beta``.
-
-    Defaults ``c0 = 15``, ``beta = -0.1``, ``m_pivot = 1e8 M_sun``: a simple redshift-independent
-    stand-in of the right size for 1e6-1e10 M_sun haloes, not a fit to simulations.
-    """
-    return c0 * (np.asarray(m200, dtype=float) / m_pivot) ** beta
-
-
-def tnfw_sizes_from_m200(
-    m200,
-    rho_crit,
-    d_l,
-    c0=C0_DEFAULT,
-    beta=BETA_DEFAULT,
-    m_pivot=M_PIVOT_DEFAULT,
-    tau=TAU_DEFAULT,
-):
-    """Scale and truncation radii (arcsec) of subhalos of physical mass ``m200``.
-
-    Choices (cite these):
-
-    * the subhalo mass is treated as ``M200`` with respect to the critical density at the
-      lens redshift, ``M200 = 200 rho_crit(z_lens) 4/3 pi r200^3``;
-    * concentration ``c200 = c0 (M200 / m_pivot)^beta`` with ``c0 = 15``, ``beta = -0.1``,
-      ``m_pivot = 1e8 M_sun`` by default, ``Rs = r200 / c200``;
-    * truncation ``r_trunc = tau * Rs`` with ``tau = 10`` by default;
-    * physical lengths become angles with the angular-diameter distance ``D_l`` of ``z_lens``.
-
-    Parameters
-    ----------
-    m200 : float or array_like
-        Subhalo masses (M_sun).
-    rho_crit : float
-        Critical density at the lens redshift, M_sun / Mpc^3.
-    d_l : float
-        Angular-diameter distance to the lens, Mpc.
-    c0, beta, m_pivot, tau : float
-        Mass-concentration parameters and truncation ratio, overridable.
-
-    Returns
-    -------
-    Rs, r_trunc : ndarray
-        Scale and truncation radii (arcsec).
-    """
-    m200 = np.asarray(m200, dtype=float)
-    r200 = (3.0 * m200 / (800.0 * np.pi * rho_crit)) ** (1.0 / 3.0)  # Mpc
-    rs_mpc = r200 / concentration_200(m200, c0, beta, m_pivot)
-    rs = rs_mpc / d_l * _ARCSEC_PER_RAD
-    return rs, tau * rs

@@ -1,20 +1,25 @@
-"""What every substructure kind shares: the registry and the scene context it may read."""
+"""What every substructure kind shares: the registry, the scene context it may read, what it
+returns, and the mass sheet that can compensate it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from darklens.registry import Registry
 
-__all__ = ["SUBSTRUCTURE", "Context", "Deflector"]
+__all__ = ["COMPENSATIONS", "SUBSTRUCTURE", "Context", "Deflector", "Kind", "Realisation"]
 
 Deflector = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-#: kind name -> class with ``Options``, ``params``, ``derived`` and ``realise``
+#: kind name -> :class:`Kind` subclass
 SUBSTRUCTURE: Registry[type] = Registry("substructure kind")
+#: ``substructure.compensate`` -> ``make(Realisation, Context) -> Deflector or None``
+COMPENSATIONS: Registry = Registry("compensation")
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,30 @@ class Context:
     field_of_view: float
 
 
-@SUBSTRUCTURE.register("none")
-class Smooth:
-    """No substructure: the smooth halo alone."""
+@dataclass
+class Realisation:
+    """One image's substructure.
+
+    Attributes
+    ----------
+    derived : dict
+        Derived parameter values (names from :mod:`darklens.params`).
+    deflector : callable or None
+        Reduced deflection ``(x, y) -> (ax, ay)`` (arcsec).
+    mass : float
+        Total substructure mass, M_sun.
+    region : (x, y, radius) or None
+        The disc (arcsec) the mass is spread over, where a compensating sheet removes it.
+    """
+
+    derived: dict = field(default_factory=dict)
+    deflector: Deflector | None = None
+    mass: float = 0.0
+    region: tuple[float, float, float] | None = None
+
+
+class Kind:
+    """Base of the substructure kinds: what they sample and derive, and their options."""
 
     params: tuple[str, ...] = ()
     derived: tuple[str, ...] = ()
@@ -61,6 +87,39 @@ class Smooth:
     class Options:
         pass
 
+    @classmethod
+    def sampled(cls, opts) -> tuple[str, ...]:
+        """Parameters drawn from priors with these options (default: :attr:`params`)."""
+        return cls.params
+
+    @staticmethod
+    def realise(rng: np.random.Generator, values: dict, ctx: Context, opts) -> Realisation:
+        raise NotImplementedError
+
+
+@SUBSTRUCTURE.register("none")
+class Smooth(Kind):
+    """No substructure: the smooth halo alone."""
+
     @staticmethod
     def realise(rng, values, ctx, opts):
-        return {}, None
+        return Realisation()
+
+
+@COMPENSATIONS.register("none")
+def _no_sheet(real: Realisation, ctx: Context) -> Deflector | None:
+    """Substructure added on top of the halo (DeepLense): the lens gains its mass."""
+    return None
+
+
+@COMPENSATIONS.register("sheet")
+def _negative_sheet(real: Realisation, ctx: Context) -> Deflector | None:
+    """A uniform negative-convergence disc over the substructure's region removing its mass, so
+    the mean convergence there, the Einstein radius and the far field are unchanged."""
+    if real.mass <= 0 or real.region is None:
+        return None
+    from darklens.simulate.profiles.uniform_disc import disc_deflection
+
+    x, y, radius = real.region
+    kappa = -real.mass / ctx.sigma_crit / (math.pi * radius**2)
+    return partial(disc_deflection, xc=x, yc=y, radius=radius, kappa=kappa)

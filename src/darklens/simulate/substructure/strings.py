@@ -10,13 +10,13 @@ import numpy as np
 
 from darklens.errors import DarklensError
 from darklens.simulate.priors import parse_prior
-from darklens.simulate.substructure.base import SUBSTRUCTURE
+from darklens.simulate.substructure.base import SUBSTRUCTURE, Kind, Realisation
 
 __all__ = ["Strings"]
 
 
 @SUBSTRUCTURE.register("strings")
-class Strings:
+class Strings(Kind):
     """Axion strings: a Poisson number of straight line segments across the field.
 
     The count has mean string_density x field area (arcsec^-2 x arcsec^2); centres are
@@ -48,7 +48,7 @@ class Strings:
         fov = ctx.field_of_view
         n = int(rng.poisson(values["string_density"] * fov**2))
         if n == 0:
-            return {"n_strings": 0}, None
+            return Realisation({"n_strings": 0})
         length_prior = parse_prior(opts.length, "length")
         lambda_prior = parse_prior(opts.log10_lambda, "log10_lambda")
         half = 0.5 * np.array([length_prior.sample(rng) for _ in range(n)])
@@ -59,4 +59,6 @@ class Strings:
         angle = rng.uniform(-math.pi, math.pi, size=n)
         fn = partial(segment_deflection, x0=x0, y0=y0, half_length=half, angle=angle,
                      lambda_k=per_arcsec / ctx.sigma_crit)
-        return {"n_strings": n}, fn
+        # the strings fill the square field: a sheet over a disc of the same area removes them
+        mass = float((2.0 * half * per_arcsec).sum())
+        return Realisation({"n_strings": n}, fn, mass, (0.0, 0.0, fov / math.sqrt(math.pi)))
