@@ -3,10 +3,12 @@
 For every preset: images/s of darklens (scene sampling + rendering, ImageModel reused,
 substructure as one vectorised deflector) against a naive reference loop on the *same* scenes
 (plain lenstronomy, ImageModel rebuilt per image, one lens profile per subhalo, each vortex or
-string as 100 POINT_MASS profiles). Then TNFW subhalos (table vs analytic vs lenstronomy, with
-the table's accuracy), and the speed-up of 2 worker processes over 1.
+string as 100 POINT_MASS profiles; both with the preset's numerics and noise model, and without
+the compensating mass sheet, which plain lenstronomy has no profile for). Then TNFW subhalos
+(table vs analytic vs lenstronomy, with the table's accuracy), and the speed-up of 2 worker
+processes over 1.
 
-    python benchmarks/simulate_bench.py            # ~5 minutes on 2 cores
+    python benchmarks/simulate_bench.py            # ~15 minutes on 2 cores
     python benchmarks/simulate_bench.py --quick    # fewer images
 """
 
@@ -26,7 +28,7 @@ from lenstronomy.LensModel.lens_model import LensModel
 from lenstronomy.LightModel.light_model import LightModel
 
 from darklens.simulate import load_sim_config, run
-from darklens.simulate.noise import add_noise
+from darklens.simulate.noise import NOISE_MODELS
 from darklens.simulate.profiles.line_segment import chain_points
 from darklens.simulate.render import Renderer
 from darklens.simulate.runner import keep_freed_memory
@@ -34,6 +36,7 @@ from darklens.simulate.scene import build_scene, sample_values, streams
 
 PRESETS = Path(__file__).parents[1] / "configs" / "sim"
 CHAIN = 100  # point masses per line in the naive reference
+NO_SHEET = ["substructure.compensate=none"]  # plain lenstronomy has no compensating disc
 
 
 def scene_at(cfg, i):
@@ -78,13 +81,14 @@ def naive_render(cfg, scene, rng_noise):
     models, kwargs = naive_lens(cfg, scene)
     model = ImageModel(
         data,
-        PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=5),
+        PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=inst.psf_truncation),
         lens_model_class=LensModel(models),
         source_model_class=LightModel(["SERSIC_ELLIPSE"]),
-        kwargs_numerics={"supersampling_factor": cfg.supersampling},
+        kwargs_numerics={"supersampling_factor": cfg.supersampling,
+                         "supersampling_convolution": cfg.supersampling_convolution},
     )
     image = model.image(kwargs, scene.kwargs_source)
-    return add_noise(image, scene.exposure_time, scene.background_rms, rng_noise), len(models)
+    return NOISE_MODELS.get(cfg.noise).apply(image, scene, rng_noise), len(models)
 
 
 def rate(fn, n, rounds=3):
@@ -158,7 +162,7 @@ def workers_speedup(n):
     rendering loop in two independent processes vs one (no files, no coordination)."""
     import multiprocessing as mp
 
-    cfg = load_sim_config(PRESETS / "model1_vortex.yaml")
+    cfg = load_sim_config(PRESETS / "model1_vortex.yaml", NO_SHEET)
     with tempfile.TemporaryDirectory() as tmp:
         times = {1: np.inf, 2: np.inf}
         for attempt in range(2):  # best of two, as in rate()
@@ -195,15 +199,16 @@ def main():
     keep_freed_memory()  # as every dataset worker does (the naive loop gains from it too)
 
     print(f"{'preset':<34} {'profiles':>9} {'ours img/s':>10} {'naive':>10} {'ratio':>9}")
-    for path in sorted(PRESETS.glob("*.yaml")):
-        compare(path.stem, load_sim_config(path), n_ours, n_naive)
+    for path in sorted(PRESETS.rglob("*.yaml")):
+        name = str(path.relative_to(PRESETS).with_suffix(""))
+        compare(name, load_sim_config(path, NO_SHEET), n_ours, n_naive)
 
     print("\nTNFW subhalos (hst_cdm, profile tnfw):")
     for mean in (100, 300):
         for method in ("table", "exact"):
             cfg = load_sim_config(
                 PRESETS / "hst_cdm.yaml",
-                [
+                [*NO_SHEET,
                     "substructure.profile=tnfw",
                     f"substructure.method={method}",
                     "substructure.mass=exact", f"params.n_subhalos_mean={mean}",
@@ -214,7 +219,8 @@ def main():
                 tnfw_accuracy(cfg)
 
     print("\nvortex as a 100-point chain in darklens itself (hst_axion):")
-    cfg = load_sim_config(PRESETS / "hst_axion.yaml", ["substructure.implementation=chain"])
+    cfg = load_sim_config(PRESETS / "hst_axion.yaml",
+                          [*NO_SHEET, "substructure.implementation=chain"])
     compare("  hst_axion, chain", cfg, n_ours, n_naive)
 
     workers_speedup(n_workers)

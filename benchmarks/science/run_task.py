@@ -97,7 +97,9 @@ def main(argv=None) -> int:
         row = {"config": spec["config"], "set": spec.get("set", []) + args.set,
                "train_wall_s": None if None in walls else sum(walls),
                "epochs": sum(_epochs(r) for r in [*stages, run]), "curriculum": len(stages),
-               "train_images": sizes["train"] * (1 + len(stages))}
+               "train_images": sizes["train"] + sum(
+                   _stage_size(st, "train", sizes, args.scale)
+                   for st in spec.get("curriculum", []))}
         row["raw"] = infer_analyze(runner, run, fits, labels, out / "pred" / f"{model}_raw")
         if row["raw"].get("nll") is not None:  # probabilistic: calibrate, then measure again
             # calibrate writes into model.json; a marker file records that it ran
@@ -153,7 +155,8 @@ def curriculum(runner, args, task, spec, model, sim, sizes, target) -> Path | No
         sets = []
         for k, split in enumerate(("train", "val")):
             path = runner.out / f"{model}_stage{i}_{split}.h5"
-            cmd = ["darklens", "simulate", sim, "--out", path, "-n", sizes[split],
+            n = _stage_size(stage, split, sizes, args.scale)
+            cmd = ["darklens", "simulate", sim, "--out", path, "-n", n,
                    "--seed", task["seed"] + 100 * (i + 1) + k, "--workers", args.workers, "-q"]
             for s in stage.get("sim", []):
                 cmd += ["--set", s]
@@ -228,6 +231,12 @@ def infer_analyze(runner: Runner, run: Path, fits: Path, labels: Path, stem: Pat
     metrics = json.loads((report / "metrics.json").read_text())
     (name, m), = metrics.items()
     return dict(m, report=str(report.relative_to(runner.out)))
+
+
+def _stage_size(stage: dict, split: str, sizes: dict, scale: float) -> int:
+    """Images of a curriculum stage's set: its own size (scaled), or the task's."""
+    own = stage.get("sizes", {}).get(split)
+    return sizes[split] if own is None else max(64, int(round(own * scale)))
 
 
 def _epochs(run: Path) -> int:
