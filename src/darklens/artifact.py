@@ -19,10 +19,10 @@ from darklens.atomic import atomic_path, write_text_atomic
 from darklens.config import from_dict, to_dict
 from darklens.errors import DarklensError
 
-__all__ = ["META", "WEIGHTS", "ModelMeta", "RunDir", "load_model", "load_weights", "read_meta",
-           "save_model", "write_calibration"]
+__all__ = ["META", "OOD", "WEIGHTS", "ModelMeta", "RunDir", "load_model", "load_ood",
+           "load_weights", "read_meta", "save_model", "write_calibration", "write_ood"]
 
-WEIGHTS, META = "model.safetensors", "model.json"
+WEIGHTS, META, OOD = "model.safetensors", "model.json", "ood.safetensors"
 
 
 @dataclass
@@ -87,6 +87,11 @@ class ModelMeta:
         The configured head (kind and options).
     calibration : dict
         Per target ``{"sigma_scale", "levels", "quantiles", ...}`` from ``darklens calibrate``.
+    ood : dict
+        The out-of-distribution checks' thresholds and ranges
+        (:class:`~darklens.infer.ood.OODModel`; its feature statistics are ``ood.safetensors``).
+    pixel_scale, image_units : float or None, str
+        Of the training images (arcsec, ``counts/s`` or ``counts``), for real cutouts.
     epoch, val_metrics, config, versions
         Provenance: the exported epoch, its validation metrics row, the resolved training
         config (YAML text) and package versions.
@@ -101,6 +106,9 @@ class ModelMeta:
     input_norm: dict | None = None
     head: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
+    ood: dict = field(default_factory=dict)
+    pixel_scale: float | None = None
+    image_units: str = "counts/s"
     epoch: int | None = None
     val_metrics: dict = field(default_factory=dict)
     config: str = ""
@@ -192,10 +200,37 @@ def load_weights(model, path: str | Path, where: str = "model.init_from") -> Non
         raise DarklensError(f"{where}: {path} does not fit this architecture ({first})") from None
 
 
-def write_calibration(path: str | Path, calibration: dict) -> Path:
-    """Store a model's calibration (per target) in its ``model.json``, atomically."""
-    meta = read_meta(path)
-    meta = dataclasses.replace(meta, calibration=calibration)
+def _update_meta(path: str | Path, **changes) -> Path:
+    meta = dataclasses.replace(read_meta(path), **changes)
     target = RunDir.model_dir(path) / META
     write_text_atomic(target, meta.to_json())
     return target
+
+
+def write_calibration(path: str | Path, calibration: dict) -> Path:
+    """Store a model's calibration (per target) in its ``model.json``, atomically."""
+    return _update_meta(path, calibration=calibration)
+
+
+def write_ood(path: str | Path, ood) -> Path:
+    """Store fitted out-of-distribution checks (an ``OODModel``) with a model export."""
+    from safetensors.numpy import save_file
+
+    directory = RunDir.model_dir(path)
+    with atomic_path(directory / OOD) as tmp:
+        save_file({"mean": ood.mean, "precision": ood.precision}, str(tmp))
+    return _update_meta(path, ood=ood.to_meta())
+
+
+def load_ood(path: str | Path):
+    """The ``OODModel`` of an export, or None when it has none."""
+    from safetensors.numpy import load_file
+
+    from darklens.infer.ood import OODModel
+
+    directory = RunDir.model_dir(path)
+    meta = read_meta(directory)
+    if not meta.ood or not (directory / OOD).is_file():
+        return None
+    arrays = load_file(str(directory / OOD))
+    return OODModel(arrays["mean"], arrays["precision"], **meta.ood)

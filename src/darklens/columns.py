@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "EPOCH_COLUMNS", "LEVELS", "SOURCE", "TARGET_METRICS", "interval_columns", "mean_column",
+    "EPOCH_COLUMNS", "LEVELS", "OOD", "OOD_REASONS", "OOD_SCORE", "SOURCE", "TARGET_METRICS",
+    "interval_columns", "mean_column",
     "metric_column", "metrics_columns", "parse_interval", "predicted_targets",
     "prediction_columns", "std_column", "true_column",
 ]
@@ -24,6 +25,9 @@ TARGET_METRICS = ("mae", "rmse", "r2")
 SOURCE = "source"
 #: central intervals of a predictions table: column tag -> nominal coverage
 LEVELS = {68: 0.68, 95: 0.95}
+#: out-of-distribution columns of a predictions table: flagged (bool), the feature distance in
+#: units of its threshold, and the reasons ("; "-separated)
+OOD, OOD_SCORE, OOD_REASONS = "ood", "ood_score", "ood_reasons"
 
 _INTERVAL = re.compile(r"^(?P<target>.+)_lo(?P<tag>\d+)$")
 
@@ -67,7 +71,7 @@ def prediction_columns(targets: list[str]) -> list[str]:
         columns += [mean_column(t), std_column(t)]
         for tag in LEVELS:
             columns += interval_columns(t, tag)
-    return columns
+    return columns + [OOD, OOD_SCORE, OOD_REASONS]
 
 
 def parse_interval(column: str) -> tuple[str, int] | None:

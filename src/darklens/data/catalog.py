@@ -17,8 +17,8 @@ from darklens.data.merge import missing_shards
 from darklens.data.schema import IMAGE, SAMPLE, X, Y
 from darklens.errors import DarklensError
 
-__all__ = ["DatasetInfo", "check_finite", "describe", "read_columns", "read_images",
-           "split_indices"]
+__all__ = ["DatasetInfo", "check_finite", "dataset_attrs", "describe", "read_columns",
+           "read_images", "split_indices"]
 
 SPLITS = ("train", "val", "test")
 #: 1-D variables that are coordinates of the image, not per-sample quantities
@@ -269,3 +269,19 @@ def check_finite(values: np.ndarray, names: list[str], what: str, info: DatasetI
         f"{path}: {what} {names[col]!r} has {int(bad[:, col].sum())} NaN/inf value(s) among the "
         f"{len(values)} selected samples (first at row {first}); drop those rows via indices"
     )
+
+
+def dataset_attrs(path) -> dict:
+    """The global attributes of a dataset file (strings decoded, numbers as Python numbers)."""
+    with open_h5(Path(path)) as f:
+        attrs = dict(f.attrs)
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, np.ndarray) and value.size == 1:  # h5netcdf stores numbers as 1-arrays
+            value = value.reshape(()).item()
+        if isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out

@@ -1,5 +1,6 @@
 """``darklens calibrate``: fit sigma-scaling and split-conformal quantiles on held-out data and
-store them in the model export, so ``darklens infer`` reports intervals that really hold."""
+store them in the model export, so ``darklens infer`` reports intervals that really hold; the
+same held-out images (re)fit the out-of-distribution checks."""
 
 from __future__ import annotations
 
@@ -32,10 +33,16 @@ def calibrate(model_dir: str | Path, datasets: list[str | Path], levels=(0.68, 0
     dict
         Per target: ``sigma_scale``, ``levels``, ``quantiles``, ``n``, and the coverage of the
         raw Gaussian intervals before calibration.
+
+    Notes
+    -----
+    With at least 100 images the out-of-distribution checks are refitted on them too
+    (:mod:`darklens.infer.ood`, false-alarm rate 1 %).
     """
     from darklens.analysis.calibration import fit_calibration, interval_coverage, z_value
-    from darklens.artifact import RunDir, write_calibration
+    from darklens.artifact import RunDir, write_calibration, write_ood
     from darklens.data.catalog import check_finite, describe, read_columns, read_images
+    from darklens.infer.ood import fit_predictor_ood
     from darklens.infer.predict import Predictor
 
     export = RunDir.model_dir(model_dir)
@@ -45,7 +52,8 @@ def calibrate(model_dir: str | Path, datasets: list[str | Path], levels=(0.68, 0
     truth, known = read_columns(info.paths, targets), read_columns(info.paths, inputs)
     check_finite(truth, targets, "target", info)
     check_finite(known, inputs, "input", info)
-    pred = predictor.predict(read_images(info.paths), known if inputs else None)
+    images = read_images(info.paths)
+    pred = predictor.predict(images, known if inputs else None)
     result = {}
     for k, name in enumerate(targets):
         mu, sigma = pred[name]["mean"], pred[name]["std"]
@@ -59,4 +67,7 @@ def calibrate(model_dir: str | Path, datasets: list[str | Path], levels=(0.68, 0
         ]
         result[name] = cal
     write_calibration(export, result)
+    if len(images) >= 100:
+        write_ood(export, fit_predictor_ood(predictor, images,
+                                            {t: truth[:, k] for k, t in enumerate(targets)}))
     return result

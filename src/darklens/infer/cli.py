@@ -47,6 +47,12 @@ def _infer(args: argparse.Namespace) -> int:
     print(f"predicted {summary.n_ok} images -> {args.out}"
           + (f"; {summary.n_bad} bad inputs listed in {summary.paths['errors']}"
              if summary.n_bad else ""))
+    if summary.n_ood is None:
+        print("the model has no out-of-distribution checks (exported before them): run "
+              "darklens calibrate on held-out data to fit them")
+    else:
+        print(f"{summary.n_ood} of {summary.n_ok} images flagged as out of distribution "
+              f"(columns ood, ood_score, ood_reasons)")
     return 0 if summary.n_ok else 1
 
 

@@ -30,6 +30,8 @@ class Summary:
     ----------
     n_ok, n_bad : int
         Images predicted, and inputs (files or samples) reported as bad.
+    n_ood : int or None
+        Predicted images flagged as out of distribution (None: the model has no checks).
     paths : dict of str to Path
         ``"table"``: the predictions; ``"errors"``: the errors CSV (path, reason).
     """
@@ -37,6 +39,7 @@ class Summary:
     n_ok: int
     n_bad: int
     paths: dict[str, Path]
+    n_ood: int | None = None
 
 
 def _read_inputs_csv(path, names: list[str]) -> dict[str, np.ndarray]:
@@ -87,9 +90,10 @@ def _rows(predictor: Predictor, batch: list[tuple[Source, np.ndarray, np.ndarray
     images = np.stack([b[1] for b in batch])
     known = np.stack([b[2] for b in batch]) if predictor.inputs else None
     pred = predictor.predict(images, known)
+    ood = _ood(predictor, images, pred)
     rows = []
     for i, (src, _, _) in enumerate(batch):
-        row: dict = {C.SOURCE: src.name}
+        row: dict = {C.SOURCE: src.name, **ood[i]}
         for t in predictor.targets:
             mu, sd = pred[t]["mean"][i], pred[t]["std"][i]
             cal = predictor.calibration.get(t)
@@ -104,6 +108,20 @@ def _rows(predictor: Predictor, batch: list[tuple[Source, np.ndarray, np.ndarray
                 row[C.true_column(t)] = src.values[t]
         rows.append(row)
     return rows
+
+
+def _ood(predictor: Predictor, images: np.ndarray, pred: dict) -> list[dict]:
+    """The out-of-distribution columns of each image (NaN when the model has no checks)."""
+    if predictor.ood is None:
+        return [{C.OOD: np.nan, C.OOD_SCORE: np.nan, C.OOD_REASONS: ""}] * len(images)
+    from darklens.infer.ood import image_stats
+
+    feats = predictor.features(images)
+    score = predictor.ood.distance(feats) / predictor.ood.threshold
+    reasons = predictor.ood.flags(feats, image_stats(images),
+                                  {t: p["mean"] for t, p in pred.items()})
+    return [{C.OOD: bool(r), C.OOD_SCORE: float(s), C.OOD_REASONS: "; ".join(r)}
+            for r, s in zip(reasons, score, strict=True)]
 
 
 def _usable(predictor: Predictor, sources, options: dict, errors: list, strict: bool):
@@ -191,7 +209,8 @@ def predict_paths(
     table_path = write_table(table, out)
     err_path = errors_path(out)
     write_table(pd.DataFrame(errors, columns=["path", "reason"]), err_path)
-    return Summary(len(rows), len(errors), {"table": table_path, "errors": err_path})
+    n_ood = int(table[C.OOD].astype(bool).sum()) if predictor.ood is not None else None
+    return Summary(len(rows), len(errors), {"table": table_path, "errors": err_path}, n_ood)
 
 
 def _counted(sources, bar):

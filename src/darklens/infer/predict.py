@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from darklens.analysis.calibration import z_value
-from darklens.artifact import ModelMeta, load_model
+from darklens.artifact import ModelMeta, load_model, load_ood
 from darklens.errors import DarklensError
 from darklens.infer.readers import BadInput
 
@@ -50,7 +50,8 @@ class Predictor:
         if not models:
             raise DarklensError("infer: no model given")
         members = [(load_model(p, device), str(p)) for p in models]
-        self._setup([m for m, _ in members], [n for _, n in members], device, tta, batch_size)
+        self._setup([m for m, _ in members], [n for _, n in members], device, tta, batch_size,
+                    load_ood(models[0]))
 
     @classmethod
     def from_members(
@@ -67,7 +68,7 @@ class Predictor:
         )
         return self
 
-    def _setup(self, members, names, device, tta, batch_size) -> None:
+    def _setup(self, members, names, device, tta, batch_size, ood=None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise DarklensError(f"infer batch_size: expected an integer >= 1, got {batch_size!r}")
         first = members[0][1]
@@ -87,6 +88,8 @@ class Predictor:
         self._members = [(model.to(self.device).eval(), *meta.norms()) for model, meta in members]
         #: per target ``{"sigma_scale", "levels", "quantiles"}``; the first member's for all
         self.calibration: dict = dict(first.calibration)
+        #: the first member's out-of-distribution checks, or None (exported before they existed)
+        self.ood = ood
 
     @property
     def bands(self) -> int:
@@ -146,6 +149,18 @@ class Predictor:
             return out[0].numpy()
         hint = "use --resize" if crop else "use --resize or --crop"
         raise BadInput(f"image is {ih}x{iw}, the model expects {h}x{w} ({hint})")
+
+    @torch.no_grad()
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """Pooled backbone features ``(B, D)`` of the first model, for out-of-distribution
+        checks (raw images ``(B, C, H, W)`` of the models' size; no test-time augmentation)."""
+        model, inorm = self._members[0][:2]
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            x = torch.from_numpy(inorm.apply(np.asarray(images[start:start + self.batch_size],
+                                                     dtype=np.float32))).to(self.device)
+            out.append(model.features(x).double().cpu().numpy())
+        return np.concatenate(out) if out else np.empty((0, 0))
 
     @torch.no_grad()
     def _member_outputs(self, images: np.ndarray, inputs: np.ndarray | None):

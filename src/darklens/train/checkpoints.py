@@ -18,7 +18,8 @@ from darklens.artifact import ModelMeta, RunDir
 from darklens.errors import DarklensError
 from darklens.train.config import TrainConfig, resolved_yaml
 
-__all__ = ["log_epoch", "model_meta", "open_run", "save_checkpoint", "tensorboard", "versions"]
+__all__ = ["fit_export_ood", "log_epoch", "model_meta", "open_run", "save_checkpoint",
+           "tensorboard", "versions"]
 
 
 def open_run(accelerator, run: RunDir, cfg: TrainConfig, resume: bool, ema) -> dict:
@@ -94,7 +95,13 @@ def versions() -> dict:
 
 def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMeta:
     """The export metadata of ``model`` after the epoch of ``row``."""
+    from darklens.data.catalog import dataset_attrs
+    from darklens.data.schema import PIXEL_SCALE_ATTR
+
+    attrs = dataset_attrs((cfg.data.files or cfg.data.val_files)[0])
     return ModelMeta(
+        pixel_scale=attrs.get(PIXEL_SCALE_ATTR),
+        image_units=attrs.get("image_units", "counts/s"),
         model_spec=model.model_spec(),
         targets=list(cfg.data.targets),
         inputs=list(cfg.data.inputs),
@@ -108,3 +115,19 @@ def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMe
         config=resolved_yaml(cfg),
         versions=versions(),
     )
+
+
+def fit_export_ood(run: RunDir, val_ds, train_targets, names: list[str]) -> None:
+    """Fit the out-of-distribution checks of the best export on the validation images (held
+    out, from the training distribution); skipped with a note for fewer than 100."""
+    from darklens.artifact import write_ood
+    from darklens.infer.ood import fit_predictor_ood
+    from darklens.infer.predict import Predictor
+
+    if len(val_ds) < 100:
+        print(f"{run.best}: no out-of-distribution checks (fit them with darklens calibrate; "
+              f"{len(val_ds)} validation images, 100 needed)")
+        return
+    images = val_ds.load_images(np.arange(min(len(val_ds), 4000)))
+    targets = {n: np.asarray(train_targets)[:, k] for k, n in enumerate(names)}
+    write_ood(run.best, fit_predictor_ood(Predictor([run.best]), images, targets))

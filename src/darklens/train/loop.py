@@ -18,7 +18,14 @@ from darklens.analysis.metrics import regression_metrics
 from darklens.artifact import RunDir, load_weights, save_model
 from darklens.columns import TARGET_METRICS, metric_column
 from darklens.errors import DarklensError
-from darklens.train.checkpoints import log_epoch, model_meta, open_run, save_checkpoint, tensorboard
+from darklens.train.checkpoints import (
+    fit_export_ood,
+    log_epoch,
+    model_meta,
+    open_run,
+    save_checkpoint,
+    tensorboard,
+)
 from darklens.train.config import TrainConfig
 from darklens.train.data import StreamLoader, build_data, encode_inputs, make_loader
 from darklens.train.optim import SAM, build_optimizer, build_scheduler, frozen_bn_stats
@@ -78,11 +85,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, on_epoch=None) -> 
         eval_model = loop.ema.module if loop.ema is not None else model
         val_loss, true, pred = _evaluate(eval_model, val_loader, accelerator, norms, head)
         row = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[-1], "train_loss": train_loss,
-               "val_loss": val_loss, "images_per_s": rate}
-        metrics = regression_metrics(true, pred)
-        for key in TARGET_METRICS:
-            row.update({metric_column(key, n): float(v)
-                        for n, v in zip(cfg.data.targets, metrics[key], strict=True)})
+               "val_loss": val_loss, "images_per_s": rate,
+               **_target_metrics(true, pred, cfg.data.targets)}
 
         improved = val_loss < state["best"]
         state.update(epoch=epoch + 1, bad_epochs=0 if improved else state["bad_epochs"] + 1)
@@ -101,9 +105,20 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, on_epoch=None) -> 
             state["stopped"] = f"stopped by on_epoch after epoch {epoch + 1}"
             break
     accelerator.wait_for_everyone()
+    if main and run.best.is_dir():
+        training = train_ds.raw_targets if hasattr(train_ds, "raw_targets") else val_ds.raw_targets
+        fit_export_ood(run, val_ds, training, cfg.data.targets)
+    accelerator.wait_for_everyone()
     if writer is not None:
         writer.close()
     return state
+
+
+def _target_metrics(true, pred, targets: list[str]) -> dict:
+    """The per-target validation columns of a metrics row."""
+    metrics = regression_metrics(true, pred)
+    return {metric_column(key, n): float(v) for key in TARGET_METRICS
+            for n, v in zip(targets, metrics[key], strict=True)}
 
 
 def _accelerator(cfg: TrainConfig):
