@@ -137,13 +137,18 @@ def main(argv=None) -> int:
 
 
 def train(runner, args, spec: dict, run: Path, target: str, sets: list, what: str) -> None:
-    """``darklens train`` of a model spec with extra ``--set`` overrides (skipped when done)."""
-    sets = [f"data.targets=[{target}]", f"train.out={run}", "train.progress=false", *sets,
-            *args.set]
-    cmd = [*shlex.split(args.launcher), ROOT / spec["config"]]
-    for s in sets:
-        cmd += ["--set", s]
-    runner.once(run / "best" / "model.json", what, cmd)
+    """``darklens train`` of a model spec with extra ``--set`` overrides: skipped when done,
+    resumed from its last checkpoint when a killed task left it half-way."""
+    done = run / "train.done"
+    if (run / "checkpoints").is_dir() and not done.exists():
+        cmd = [*shlex.split(args.launcher), "--resume", run]
+    else:
+        sets = [f"data.targets=[{target}]", f"train.out={run}", "train.progress=false", *sets,
+                *args.set]
+        cmd = [*shlex.split(args.launcher), ROOT / spec["config"]]
+        for s in sets:
+            cmd += ["--set", s]
+    runner.once(done, what, cmd, mark=True)
 
 
 def curriculum(runner, args, task, spec, model, sim, sizes, target) -> Path | None:
