@@ -92,6 +92,8 @@ class ModelMeta:
         (:class:`~darklens.infer.ood.OODModel`; its feature statistics are ``ood.safetensors``).
     pixel_scale, image_units : float or None, str
         Of the training images (arcsec, ``counts/s`` or ``counts``), for real cutouts.
+    exposure_range : list of float or None
+        Smallest and largest total exposure of the training images, s (None: noiseless).
     epoch, val_metrics, config, versions
         Provenance: the exported epoch, its validation metrics row, the resolved training
         config (YAML text) and package versions.
@@ -109,6 +111,7 @@ class ModelMeta:
     ood: dict = field(default_factory=dict)
     pixel_scale: float | None = None
     image_units: str = "counts/s"
+    exposure_range: list[float] | None = None
     epoch: int | None = None
     val_metrics: dict = field(default_factory=dict)
     config: str = ""

@@ -20,6 +20,8 @@ VERBS = {
     "infer": ("darklens.infer.cli", "predict on folders/files of FITS, NPY, PNG, TIFF or HDF5"),
     "calibrate": ("darklens.infer.cli", "fit calibrated intervals on held-out labelled data"),
     "analyze": ("darklens.analysis.cli", "metrics, calibration plots and a report of predictions"),
+    "population": ("darklens.analysis.cli",
+                   "posterior of a target's mean and scatter over many lenses"),
     "compare": ("darklens.analysis.cli", "compare training runs in one table and plot"),
     "tune": ("darklens.train.cli", "search hyper-parameters with optuna (search: block)"),
     "study": ("darklens.train.cli", "train a list of model variants and compare them"),

@@ -11,7 +11,7 @@ import re
 
 __all__ = [
     "EPOCH_COLUMNS", "LEVELS", "OOD", "OOD_REASONS", "OOD_SCORE", "SOURCE", "TARGET_METRICS",
-    "interval_columns", "mean_column",
+    "cov_column", "interval_columns", "mean_column",
     "metric_column", "metrics_columns", "parse_interval", "predicted_targets",
     "prediction_columns", "std_column", "true_column",
 ]
@@ -59,18 +59,26 @@ def predicted_targets(columns) -> list[str]:
     return [c.removesuffix("_mean") for c in columns if c.endswith("_mean")]
 
 
+def cov_column(a: str, b: str) -> str:
+    """Predicted covariance of targets ``a`` and ``b`` (full-covariance models only)."""
+    return f"cov_{a}__{b}"
+
+
 def interval_columns(target: str, tag: int) -> tuple[str, str]:
     """Lower and upper bound columns of the ``tag`` % central interval."""
     return f"{target}_lo{tag}", f"{target}_hi{tag}"
 
 
-def prediction_columns(targets: list[str]) -> list[str]:
-    """Columns of a predictions table, before the optional ``T_true`` ones."""
+def prediction_columns(targets: list[str], covariance: bool = False) -> list[str]:
+    """Columns of a predictions table, before the optional ``T_true`` ones (``covariance``:
+    the off-diagonal covariances of a full-covariance model too)."""
     columns = [SOURCE]
     for t in targets:
         columns += [mean_column(t), std_column(t)]
         for tag in LEVELS:
             columns += interval_columns(t, tag)
+    if covariance:
+        columns += [cov_column(a, b) for i, a in enumerate(targets) for b in targets[i + 1:]]
     return columns + [OOD, OOD_SCORE, OOD_REASONS]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from darklens.analysis.report import analyze
+from darklens.analysis.report import analyze, joint_calibration
 from darklens.errors import DarklensError
 from tests.analysis.conftest import assert_png
 
@@ -36,7 +36,14 @@ def test_analyze_probabilistic_table(tmp_path):
     out = tmp_path / "report"
     metrics = analyze(csv, out)
 
-    assert set(metrics) == {"log10_halo_mass", "f_sub"}
+    assert set(metrics) == {"log10_halo_mass", "f_sub", "joint"}
+    # independent, correctly sized errors: the joint (TARP) coverage is calibrated too (its
+    # max deviation scatters like a KS statistic, ~1/sqrt(300)); 3x too wide intervals are not
+    assert metrics["joint"]["covariance"] == "diagonal" and metrics["joint"]["tarp_error"] < 0.15
+    wide = _table()
+    for name in ("log10_halo_mass", "f_sub"):
+        wide[f"{name}_std"] *= 3
+    assert joint_calibration(wide, ["log10_halo_mass", "f_sub"])["tarp_error"] > 0.3
     m = metrics["log10_halo_mass"]
     assert m["n"] == 300 and 0.05 < m["mae"] < 0.12 and m["r2"] > 0.8
     assert len(m["per_bin"]) == 5 and len(m["coverage"]) == 10
@@ -47,7 +54,7 @@ def test_analyze_probabilistic_table(tmp_path):
 
     assert json.loads((out / "metrics.json").read_text())["f_sub"]["n"] == 300
     pngs = sorted(out.glob("*.png"))
-    assert len(pngs) == 10  # 5 per target
+    assert len(pngs) == 11  # 5 per target and the joint TARP coverage
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     for png in pngs:
@@ -88,3 +95,26 @@ def test_bad_tables_give_one_line_errors(tmp_path, content, match):
     with pytest.raises(DarklensError, match=match) as err:
         analyze(csv, tmp_path / "out")
     assert "\n" not in str(err.value) and "pred.csv" in str(err.value)
+
+
+def test_flagged_images_are_reported_apart_and_coverage_per_bin_shows_where_it_fails(tmp_path):
+    table = _table()
+    # intervals too narrow in the upper half of the target's range only
+    upper = table["log10_halo_mass_true"] > 0.6
+    for level, z in ((68, 0.9945), (95, 1.96)):
+        half = np.where(upper, 0.2, 1.0) * z * 0.1
+        mean = table["log10_halo_mass_mean"]
+        table[f"log10_halo_mass_lo{level}"], table[f"log10_halo_mass_hi{level}"] = (
+            mean - half, mean + half)
+    table.loc[:19, "log10_halo_mass_mean"] += 5.0  # 20 nonsense answers, all caught
+    table["ood"] = [True] * 20 + [False] * 280
+    csv = tmp_path / "pred.csv"
+    table.to_csv(csv, index=False)
+    m = analyze(csv, tmp_path / "out")["log10_halo_mass"]
+    assert m["n_flagged"] == 20 and m["not_flagged"]["n"] == 280
+    assert m["mae"] > 0.3 > 0.12 > m["not_flagged"]["mae"]
+    bins = [b for b in m["per_bin"] if b["n"]]
+    low, high = bins[0]["coverage_68"], bins[-1]["coverage_68"]
+    assert low > 0.5 and high < 0.3
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "without the 20 flagged out of distribution" in md

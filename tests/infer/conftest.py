@@ -20,6 +20,7 @@ def meta(
     mean=(0.0,),
     std=(1.0,),
     image_mode="none",
+    head=None,
     **extra,
 ) -> ModelMeta:
     """A model export's metadata with identity normalisations unless told otherwise."""
@@ -32,7 +33,7 @@ def meta(
         input_norm=TargetNorm(list(inputs), [0.0] * len(inputs), [1.0] * len(inputs)).to_dict()
         if inputs
         else None,
-        head={"kind": "gaussian"},
+        head=head or {"kind": "gaussian"},
         **extra,
     )
 

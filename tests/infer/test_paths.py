@@ -200,3 +200,27 @@ def test_every_path_given_or_found_is_predicted_or_listed_with_its_reason(tmp_pa
     assert reasons[str(good[1])].startswith("duplicate of")
     assert reasons[str(tmp_path / "missing.fits")] == "no such file or folder"
     assert len(table) + len(errors) == len(good) + 1 + len(expected) + len(extra)
+
+
+def test_full_covariance_models_write_their_covariances(tmp_path):
+    import torch
+
+    from darklens.artifact import save_model
+    from darklens.models.build import build_model
+    from darklens.models.config import ModelConfig
+    from tests.infer.conftest import meta
+
+    targets = ("log10_halo_mass", "f_sub")
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(backbone="resnet10t", head={"kind": "gaussian_full"}),
+                        1, 32, 2, 0)
+    m = meta(targets, mean=(11.2, 0.02), std=(0.2, 0.01), image_mode="per_image",
+             head={"kind": "gaussian_full"})
+    m.model_spec = model.model_spec()
+    directory = save_model(tmp_path / "full", model, m)
+    summary = predict_paths(Predictor([directory]), _good(tmp_path), tmp_path / "p.csv",
+                            progress=False)
+    table = pd.read_csv(summary.paths["table"])
+    cov = table["cov_log10_halo_mass__f_sub"].to_numpy()
+    stds = table["log10_halo_mass_std"].to_numpy() * table["f_sub_std"].to_numpy()
+    assert np.all(np.isfinite(cov)) and np.all(np.abs(cov) <= stds) and np.any(cov != 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from darklens.errors import DarklensError
@@ -94,3 +95,33 @@ def test_size_mismatch_resize_and_crop():
     assert np.allclose(p.prepare(small, crop=True, resize=True), 3.0)
     with pytest.raises(BadInput, match="3 bands, the model expects 1"):
         p.prepare(np.ones((3, 32, 32)))
+
+
+class _FullCov(torch.nn.Module):
+    """A two-target ``gaussian_full`` member with fixed mean and Cholesky factor."""
+
+    def __init__(self, mean, tril):
+        super().__init__()
+        self.mean, self.tril = torch.tensor(mean), torch.tensor(tril)
+
+    def forward(self, image, inputs=None):
+        b = image.shape[0]
+        return {"mean": self.mean.expand(b, 2), "scale_tril": self.tril.expand(b, 2, 2)}
+
+
+def test_full_covariance_is_decoded_and_combined_across_members():
+    targets, std = ("log10_halo_mass", "f_sub"), np.array([0.5, 2.0])
+    tril = [[0.3, 0.0], [0.2, 0.4]]
+    members = [(_FullCov(m, tril), meta(targets, mean=(0.0, 0.0), std=tuple(std),
+                                        head={"kind": "gaussian_full"}))
+               for m in ([0.0, 0.0], [1.0, 1.0])]
+    predictor = Predictor.from_members(members)
+    assert predictor.full_covariance
+    mean, cov = predictor.predict_arrays(np.ones((3, 32, 32), np.float32))
+    low = np.array(tril)
+    own = np.diag(std) @ low @ low.T @ np.diag(std)
+    spread = np.outer(0.5 * std, 0.5 * std)  # population covariance of the two members' means
+    np.testing.assert_allclose(mean, np.tile(0.5 * std, (3, 1)))
+    np.testing.assert_allclose(cov, np.tile(own + spread, (3, 1, 1)))
+    pred = predictor.predict(np.ones((3, 32, 32), np.float32))
+    np.testing.assert_allclose(pred["f_sub"]["std"], np.sqrt((own + spread)[1, 1]))

@@ -1,4 +1,4 @@
-"""``darklens analyze`` and ``compare``: the verbs' flags and what they print."""
+"""``darklens analyze``, ``compare`` and ``population``: the verbs' flags and what they print."""
 
 from __future__ import annotations
 
@@ -40,7 +40,40 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _population_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("predictions", help="table written by darklens infer")
+    p.add_argument("--target", required=True, help="target to combine, e.g. log10_m_axion")
+    prior = p.add_mutually_exclusive_group()
+    prior.add_argument("--prior", nargs=2, type=float, metavar=("LO", "HI"),
+                       help="range of the uniform training prior of the target")
+    prior.add_argument("--model", help="the model that made the predictions (its training "
+                       "range is the prior)")
+    p.add_argument("--keep-flagged", action="store_true",
+                   help="also combine images flagged out of distribution")
+    p.add_argument("--out", help="output folder (default: <predictions>_population)")
+
+
+def _population(args: argparse.Namespace) -> int:
+    from darklens.analysis.population import population_report
+
+    out = Path(args.out or Path(args.predictions).with_suffix("").name + "_population")
+    s = population_report(args.predictions, args.target, out, prior=args.prior,
+                          model=args.model, keep_flagged=args.keep_flagged)
+    print(f"{s['n']} lenses combined ({s['n_flagged']} flagged out of distribution left out)")
+    for quantity in ("mean", "scatter"):
+        q = s[quantity]
+        print(f"population {quantity} of {args.target}: {q['median']:.4g} "
+              f"(68 % {q['68'][0]:.4g} .. {q['68'][1]:.4g}; 95 % {q['95'][0]:.4g} .. "
+              f"{q['95'][1]:.4g})")
+    if "truth" in s:
+        print(f"true values of these lenses: mean {s['truth']['mean']:.4g}, "
+              f"scatter {s['truth']['scatter']:.4g}")
+    print(f"wrote {out / 'population.json'} and population.png")
+    return 0
+
+
 COMMANDS = {
     "analyze": Command(_analyze_arguments, _analyze),
     "compare": Command(_compare_arguments, _compare),
+    "population": Command(_population_arguments, _population),
 }

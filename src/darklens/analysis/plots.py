@@ -19,6 +19,7 @@ __all__ = [
     "plot_bin_mae",
     "plot_coverage",
     "plot_pit",
+    "plot_population",
     "plot_residuals",
     "plot_true_vs_pred",
 ]
@@ -239,4 +240,39 @@ def compare_bars(table, metric: str, path) -> Path:
     ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=8)
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     ax.set(ylabel=metric, title=f"{metric} per run")
+    return _save(fig, path)
+
+
+def plot_population(posterior, path, name: str = "", truth: dict | None = None) -> Path:
+    """The posterior of a population's mean and scatter: filled 68 % / 95 % regions.
+
+    Parameters
+    ----------
+    posterior : darklens.analysis.population.PopulationPosterior
+    path : path
+        PNG to write.
+    name : str
+        Target name for the axis labels.
+    truth : dict, optional
+        ``{"mean": .., "scatter": ..}`` of the lenses' true values, marked when known.
+
+    Returns
+    -------
+    Path
+    """
+    mean, scatter = posterior.values("mean"), posterior.values("scatter")
+    weights = np.exp(posterior.log_post - posterior.log_post.max())
+    # the density level enclosing 68 % / 95 % of the grid's posterior mass
+    ordered = np.sort(weights.ravel())[::-1]
+    mass = np.cumsum(ordered) / ordered.sum()
+    levels = sorted(ordered[np.searchsorted(mass, q)] for q in (0.68, 0.95))
+    fig, ax = _figure()
+    ax.contourf(mean, scatter, weights, levels=[levels[0], levels[1], weights.max() * 1.01],
+                colors=["#9ecae1", "#3182bd"])
+    if truth:
+        ax.plot(truth["mean"], truth["scatter"], "r*", ms=12, label="true values of these lenses")
+        ax.legend(fontsize=8)
+    ax.set(xlabel=f"population mean of {P.label(name)}",
+           ylabel=f"population scatter of {P.label(name)}",
+           title=f"{name}: {posterior.n} lenses (68 % / 95 %)")
     return _save(fig, path)

@@ -23,12 +23,12 @@ from darklens.analysis.report_text import html_report, markdown_report
 from darklens.atomic import write_text_atomic
 from darklens.errors import DarklensError
 
-__all__ = ["analyze", "read_predictions"]
+__all__ = ["analyze", "read_prediction_table", "read_predictions"]
 
 
 
-def read_predictions(path: str | Path, truth: str | Path | None = None):
-    """Read a predictions CSV and find its labelled targets.
+def read_prediction_table(path: str | Path, truth: str | Path | None = None):
+    """Read a predictions CSV written by ``darklens infer``.
 
     Parameters
     ----------
@@ -42,8 +42,8 @@ def read_predictions(path: str | Path, truth: str | Path | None = None):
     Returns
     -------
     table : pandas.DataFrame
-    targets : list of str
-        Targets with both ``T_mean`` and ``T_true`` columns, in table order.
+    predicted : list of str
+        Targets with a ``T_mean`` column, in table order.
     """
     import pandas as pd
 
@@ -62,6 +62,20 @@ def read_predictions(path: str | Path, truth: str | Path | None = None):
         raise DarklensError(
             f"{path}: no '<target>_mean' columns; expected a table written by darklens infer"
         )
+    return table, predicted
+
+
+def read_predictions(path: str | Path, truth: str | Path | None = None):
+    """Read a predictions CSV and find its labelled targets (see
+    :func:`read_prediction_table`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+    targets : list of str
+        Targets with both ``T_mean`` and ``T_true`` columns, in table order.
+    """
+    table, predicted = read_prediction_table(path, truth)
     targets = [t for t in predicted if C.true_column(t) in table.columns]
     if not targets:
         raise DarklensError(
@@ -149,7 +163,43 @@ def _target_metrics(table, name: str, source: Path) -> tuple[dict, dict]:
             value = cal.interval_coverage(y, lo, hi)
             if math.isfinite(value):
                 out[f"interval_coverage_{parsed[1]}"] = value
+                edges = [b["lo"] for b in out["per_bin"]] + [out["per_bin"][-1]["hi"]]
+                for b, c in zip(out["per_bin"], cal.binned_coverage(y, lo, hi, edges),
+                                strict=True):
+                    b[f"coverage_{parsed[1]}"] = c
     return out, arrays
+
+
+def flagged(table):
+    """Rows flagged as out of distribution, or None when the table has no such flags."""
+    if C.OOD not in table.columns or table[C.OOD].isna().all():
+        return None
+    return table[C.OOD].fillna(False).astype(bool).to_numpy()
+
+
+def joint_calibration(table, targets: list[str]) -> dict | None:
+    """TARP coverage of the joint predictive of two or more targets (None for one target or
+    point predictions); covariances from the table's ``cov_*`` columns, else diagonal."""
+    stds = [C.std_column(t) for t in targets]
+    if len(targets) < 2 or not set(stds) <= set(table.columns):
+        return None
+    cols = [C.true_column(t) for t in targets] + [C.mean_column(t) for t in targets] + stds
+    rows = table[cols].dropna()
+    if len(rows) < 20 or (rows[stds] <= 0).any(axis=None):
+        return None
+    y = rows[[C.true_column(t) for t in targets]].to_numpy(float)
+    mu = rows[[C.mean_column(t) for t in targets]].to_numpy(float)
+    cov = np.zeros((len(rows), len(targets), len(targets)))
+    for j, a in enumerate(targets):
+        cov[:, j, j] = rows[C.std_column(a)].to_numpy(float) ** 2
+        for k, b in enumerate(targets[j + 1:], start=j + 1):
+            if C.cov_column(a, b) in table.columns:
+                cov[:, j, k] = cov[:, k, j] = table.loc[rows.index, C.cov_column(a, b)]
+    alpha, ecp, error = cal.tarp_coverage(y, mu, cov)
+    return {"targets": list(targets), "n": len(rows), "tarp_error": error,
+            "alpha": alpha.tolist(), "ecp": ecp.tolist(),
+            "covariance": "full" if any(c.startswith("cov_") for c in table.columns)
+            else "diagonal"}
 
 
 def _safe(name: str) -> str:
@@ -225,9 +275,20 @@ def analyze(predictions_csv: str | Path, out_dir: str | Path,
     table, targets = read_predictions(source, truth)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics, figures = {}, {}
+    is_flagged = flagged(table)
     for name in targets:
         metrics[name], arrays = _target_metrics(table, name, source)
         figures[name] = _draw(name, metrics[name], arrays, out_dir)
+        if is_flagged is not None:
+            kept, _ = _target_metrics(table[~is_flagged], name, source)
+            metrics[name]["n_flagged"] = int(is_flagged.sum())
+            metrics[name]["not_flagged"] = {k: v for k, v in kept.items() if k != "per_bin"}
+    joint = joint_calibration(table, targets)
+    if joint is not None:
+        metrics["joint"] = joint
+        plots.plot_coverage(joint["alpha"], joint["ecp"], out_dir / "joint_tarp.png",
+                            name="joint (TARP)")
+        figures["joint"] = [("joint coverage (TARP)", "joint_tarp.png")]
     write_text_atomic(out_dir / "metrics.json", json.dumps(_json_ready(metrics), indent=2))
     write_text_atomic(out_dir / "report.md", markdown_report(source, metrics, figures))
     write_text_atomic(out_dir / "report.html", html_report(source, metrics, figures))

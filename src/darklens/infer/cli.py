@@ -19,6 +19,9 @@ def _infer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tta", action="store_true", help="average over the 8 rotations/flips")
     p.add_argument("--resize", action="store_true", help="resample other sizes to the model's")
     p.add_argument("--crop", action="store_true", help="centre-crop larger images")
+    p.add_argument("--resample", action="store_true",
+                   help="resample FITS cutouts of another pixel scale (WCS/PIXSCALE) onto the "
+                   "model's, flux conserved (reproject); without it they are refused")
     p.add_argument("--strict", action="store_true", help="stop at the first bad input")
     p.add_argument("--inputs-csv", help="CSV with a source column and the known scalar inputs")
     p.add_argument("--batch-size", type=int, default=64)
@@ -42,8 +45,8 @@ def _infer(args: argparse.Namespace) -> int:
         raise DarklensError("no inputs: give image files or folders after the model")
     predictor = Predictor(paths[:n], tta=args.tta, batch_size=args.batch_size)
     summary = predict_paths(predictor, paths[n:], Path(args.out), resize=args.resize,
-                            crop=args.crop, strict=args.strict, progress=not args.quiet,
-                            inputs_csv=args.inputs_csv)
+                            crop=args.crop, resample=args.resample, strict=args.strict,
+                            progress=not args.quiet, inputs_csv=args.inputs_csv)
     print(f"predicted {summary.n_ok} images -> {args.out}"
           + (f"; {summary.n_bad} bad inputs listed in {summary.paths['errors']}"
              if summary.n_bad else ""))

@@ -8,6 +8,7 @@ go to astropy, so nothing is read wrongly; a file shorter than its header says i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,9 @@ def read_simple_fits(path: str | Path):
         if not (isinstance(nx, int) and isinstance(ny, int) and nx > 0 and ny > 0):
             return None
         nbytes = nx * ny * abs(bitpix) // 8
+        padded = -(-nbytes // _BLOCK) * _BLOCK
+        if os.fstat(fh.fileno()).st_size > blocks * _BLOCK + padded:
+            return None  # extensions follow (e.g. a noise map): astropy reads those
         raw = fh.read(nbytes)
     if len(raw) < nbytes:
         raise EOFError("file ends inside the FITS image data")

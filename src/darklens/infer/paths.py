@@ -14,6 +14,7 @@ import pandas as pd
 
 from darklens import columns as C
 from darklens.errors import DarklensError
+from darklens.infer.cutouts import adapt, noise_flags
 from darklens.infer.predict import Predictor, intervals
 from darklens.infer.readers import BadInput
 from darklens.infer.sources import Source, iter_inputs
@@ -85,21 +86,28 @@ def _known_inputs(src: Source, names, csv_rows, header_keys) -> np.ndarray:
     return out
 
 
-def _rows(predictor: Predictor, batch: list[tuple[Source, np.ndarray, np.ndarray]]) -> list:
+def _rows(predictor: Predictor, batch: list[tuple[Source, np.ndarray, np.ndarray, list]]) -> list:
     """Predict one batch of prepared images; one table row (dict) per image."""
     images = np.stack([b[1] for b in batch])
     known = np.stack([b[2] for b in batch]) if predictor.inputs else None
-    pred = predictor.predict(images, known)
-    ood = _ood(predictor, images, pred)
+    means, covs = predictor.predict_arrays(images, known)
+    stds = np.sqrt(np.diagonal(covs, axis1=1, axis2=2))
+    ood = _ood(predictor, images, means, [b[3] for b in batch])
     rows = []
-    for i, (src, _, _) in enumerate(batch):
+    targets = predictor.targets
+    # a calibrated model reports its sigma-scaled std (the best Gaussian one)
+    scales = [float((predictor.calibration.get(t) or {}).get("sigma_scale", 1.0))
+              for t in targets]
+    for i, (src, *_) in enumerate(batch):
         row: dict = {C.SOURCE: src.name, **ood[i]}
-        for t in predictor.targets:
-            mu, sd = pred[t]["mean"][i], pred[t]["std"][i]
+        if predictor.full_covariance:  # scaled as the stds are, so correlations are kept
+            row.update({C.cov_column(a, b): covs[i, j, k] * scales[j] * scales[k]
+                        for j, a in enumerate(targets) for k, b in enumerate(targets) if k > j})
+        for j, t in enumerate(targets):
+            mu, sd = means[i, j], stds[i, j]
             cal = predictor.calibration.get(t)
-            # a calibrated model reports its sigma-scaled std (the best Gaussian one)
             row[C.mean_column(t)] = mu
-            row[C.std_column(t)] = sd * float(cal.get("sigma_scale", 1.0)) if cal else sd
+            row[C.std_column(t)] = sd * scales[j]
             for tag, level in C.LEVELS.items():
                 lo, hi = intervals(mu, sd, level, cal)
                 lo_col, hi_col = C.interval_columns(t, tag)
@@ -110,28 +118,35 @@ def _rows(predictor: Predictor, batch: list[tuple[Source, np.ndarray, np.ndarray
     return rows
 
 
-def _ood(predictor: Predictor, images: np.ndarray, pred: dict) -> list[dict]:
-    """The out-of-distribution columns of each image (NaN when the model has no checks)."""
+def _ood(predictor: Predictor, images: np.ndarray, means: np.ndarray,
+         noise_reasons: list[list[str]]) -> list[dict]:
+    """The out-of-distribution columns of each image: the model's checks (NaN when it has
+    none) and the cutouts' noise checks."""
     if predictor.ood is None:
-        return [{C.OOD: np.nan, C.OOD_SCORE: np.nan, C.OOD_REASONS: ""}] * len(images)
+        return [{C.OOD: bool(r) if r else np.nan, C.OOD_SCORE: np.nan,
+                 C.OOD_REASONS: "; ".join(r)} for r in noise_reasons]
     from darklens.infer.ood import image_stats
 
     feats = predictor.features(images)
     score = predictor.ood.distance(feats) / predictor.ood.threshold
     reasons = predictor.ood.flags(feats, image_stats(images),
-                                  {t: p["mean"] for t, p in pred.items()})
+                                  {t: means[:, k] for k, t in enumerate(predictor.targets)})
+    reasons = [r + extra for r, extra in zip(reasons, noise_reasons, strict=True)]
     return [{C.OOD: bool(r), C.OOD_SCORE: float(s), C.OOD_REASONS: "; ".join(r)}
             for r, s in zip(reasons, score, strict=True)]
 
 
 def _usable(predictor: Predictor, sources, options: dict, errors: list, strict: bool):
-    """``(source, prepared image, known inputs)`` of every usable source; the others are
-    recorded in ``errors`` (or raised with ``strict``)."""
+    """``(source, prepared image, known inputs, noise reasons)`` of every usable source; the
+    others are recorded in ``errors`` (or raised with ``strict``)."""
+    trained_on = predictor.trained_on
     for src in sources:
         try:
             if src.error is not None:
                 raise BadInput(src.error, src.name)
-            image = predictor.prepare(src.image, resize=options["resize"], crop=options["crop"])
+            image, noise = adapt(src.image, src.header, src.noise, trained_on,
+                                 options["resample"])
+            image = predictor.prepare(image, resize=options["resize"], crop=options["crop"])
             known = _known_inputs(src, predictor.inputs, options["csv_rows"],
                                   options["header_keys"])
         except BadInput as err:
@@ -139,7 +154,7 @@ def _usable(predictor: Predictor, sources, options: dict, errors: list, strict: 
                 raise BadInput(err.reason, src.name) from None
             errors.append({"path": src.name, "reason": err.reason})
             continue
-        yield src, image, known
+        yield src, image, known, noise_flags(src.header, noise, trained_on)
 
 
 def predict_paths(
@@ -148,6 +163,7 @@ def predict_paths(
     out: str | os.PathLike,
     resize: bool = False,
     crop: bool = False,
+    resample: bool = False,
     strict: bool = False,
     progress: bool = True,
     inputs_csv: str | os.PathLike | None = None,
@@ -167,6 +183,9 @@ def predict_paths(
         carries labels, ``T_true``.
     resize, crop : bool
         Adapt other image sizes (see :meth:`Predictor.prepare`).
+    resample : bool
+        Resample FITS cutouts of another pixel scale onto the model's (flux conserved,
+        :func:`darklens.infer.cutouts.adapt`); without it they are listed as errors.
     strict : bool
         Raise on the first bad input instead of recording it in ``<out stem>.errors.csv``.
     progress : bool
@@ -184,7 +203,8 @@ def predict_paths(
 
     out = check_output(out)
     options = {
-        "resize": resize, "crop": crop, "header_keys": dict(header_keys or {}),
+        "resize": resize, "crop": crop, "resample": resample,
+        "header_keys": dict(header_keys or {}),
         "csv_rows": _read_inputs_csv(inputs_csv, predictor.inputs) if inputs_csv else None,
     }
     rows: list[dict] = []
@@ -204,7 +224,7 @@ def predict_paths(
     table = pd.DataFrame(rows)
     # T_true after the prediction columns, only for targets some input carries
     labelled = [C.true_column(t) for t in predictor.targets]
-    columns = C.prediction_columns(predictor.targets)
+    columns = C.prediction_columns(predictor.targets, predictor.full_covariance)
     table = table.reindex(columns=columns + [c for c in labelled if c in table.columns])
     table_path = write_table(table, out)
     err_path = errors_path(out)

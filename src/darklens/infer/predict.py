@@ -17,6 +17,7 @@ import torch
 from darklens.analysis.calibration import z_value
 from darklens.artifact import ModelMeta, load_model, load_ood
 from darklens.errors import DarklensError
+from darklens.infer.cutouts import TrainedOn
 from darklens.infer.readers import BadInput
 
 __all__ = ["Predictor", "intervals"]
@@ -84,12 +85,20 @@ class Predictor:
         self.targets: list[str] = list(first.targets)
         self.inputs: list[str] = list(first.inputs)
         self.image_shape: tuple[int, int, int] = tuple(int(v) for v in first.image_shape)
+        #: whether predictions carry full covariances (``gaussian_full`` heads)
+        self.full_covariance = (first.head or {}).get("kind") == "gaussian_full"
         # members may come from different trainings, so each keeps its own normalisations
         self._members = [(model.to(self.device).eval(), *meta.norms()) for model, meta in members]
         #: per target ``{"sigma_scale", "levels", "quantiles"}``; the first member's for all
         self.calibration: dict = dict(first.calibration)
         #: the first member's out-of-distribution checks, or None (exported before they existed)
         self.ood = ood
+        noise = (ood.stat_ranges.get("noise") if ood is not None else None)
+        #: what the training images were, for observed cutouts (units, pixel scale, noise)
+        self.trained_on = TrainedOn(first.pixel_scale, first.image_units,
+                                    tuple(self.image_shape[1:]),
+                                    first.exposure_range and tuple(first.exposure_range),
+                                    noise and tuple(noise))
 
     @property
     def bands(self) -> int:
@@ -164,7 +173,8 @@ class Predictor:
 
     @torch.no_grad()
     def _member_outputs(self, images: np.ndarray, inputs: np.ndarray | None):
-        """Decoded (mean, var) of every member and transform, each ``(B, T)`` float64."""
+        """Decoded mean ``(B, T)`` and covariance ``(B, T, T)`` of every member and transform:
+        diagonal for Gaussian heads, full for ``gaussian_full``, NaN for point heads."""
         for model, inorm, tnorm, xnorm in self._members:
             x = torch.from_numpy(inorm.apply(images)).to(self.device)
             z = None
@@ -175,16 +185,39 @@ class Predictor:
             for view in _d4(x) if self.tta else (x,):
                 out = model(view, z)
                 mean = out["mean"].double().cpu().numpy()
-                var = out.get("var")
-                var = np.full_like(mean, np.nan) if var is None else var.double().cpu().numpy()
-                yield np.asarray(tnorm.decode_mean(mean)), np.asarray(tnorm.decode_var(var))
+                if "scale_tril" in out:
+                    tril = out["scale_tril"].double().cpu().numpy()
+                    cov = tril @ np.swapaxes(tril, -1, -2)
+                elif "var" in out:
+                    cov = np.einsum("bt,ts->bts", out["var"].double().cpu().numpy(),
+                                    np.eye(mean.shape[1]))
+                else:
+                    cov = np.full((*mean.shape, mean.shape[1]), np.nan)
+                yield np.asarray(tnorm.decode_mean(mean)), np.asarray(tnorm.decode_cov(cov))
+
+    def predict_arrays(self, images: np.ndarray, inputs: np.ndarray | None = None):
+        """Predicted means ``(B, T)`` and covariances ``(B, T, T)`` in the targets' units.
+
+        Every member (and, with ``tta``, each of the 8 transformed views) is one ensemble
+        member: mean = mean of the members' means, covariance = mean of their covariances +
+        population covariance of their means. Covariances are diagonal unless the models have a
+        ``gaussian_full`` head, NaN for point heads. Arguments as :meth:`predict`.
+        """
+        images, inputs = self._checked(images, inputs)
+        n_t = len(self.targets)
+        means, covs = [np.empty((0, n_t))], [np.empty((0, n_t, n_t))]
+        for start in range(0, len(images), self.batch_size):
+            sl = slice(start, start + self.batch_size)
+            outs = list(self._member_outputs(images[sl], inputs[sl] if self.inputs else None))
+            m = np.stack([o[0] for o in outs])  # (members, b, T)
+            spread = m - m.mean(axis=0)
+            means.append(m.mean(axis=0))
+            covs.append(np.stack([o[1] for o in outs]).mean(axis=0)
+                        + np.einsum("mbt,mbs->bts", spread, spread) / len(m))
+        return np.concatenate(means), np.concatenate(covs)
 
     def predict(self, images: np.ndarray, inputs: np.ndarray | None = None) -> dict:
         """Predict a batch of raw images (already of the models' size, see :meth:`prepare`).
-
-        Every member (and, with ``tta``, each of the 8 transformed views) is one ensemble
-        member: mean = mean of the members' means, variance = mean of their variances +
-        population variance of their means.
 
         Parameters
         ----------
@@ -197,8 +230,13 @@ class Predictor:
         -------
         dict
             target -> ``{"mean": (B,), "std": (B,)}`` float64 in the target's units; std is NaN
-            for point heads.
+            for point heads (:meth:`predict_arrays` also gives the covariances).
         """
+        mean, cov = self.predict_arrays(images, inputs)
+        std = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        return {t: {"mean": mean[:, k], "std": std[:, k]} for k, t in enumerate(self.targets)}
+
+    def _checked(self, images, inputs):
         images = np.asarray(images, dtype=np.float32)
         if images.ndim == 3:
             images = images[:, None]
@@ -215,20 +253,7 @@ class Predictor:
                     f"{None if inputs is None else np.shape(inputs)}"
                 )
             inputs = np.asarray(inputs, dtype=np.float64)
-        means, variances = [], []
-        for start in range(0, len(images), self.batch_size):
-            sl = slice(start, start + self.batch_size)
-            outs = list(self._member_outputs(images[sl], inputs[sl] if self.inputs else None))
-            m = np.stack([o[0] for o in outs])  # (members, b, T)
-            v = np.stack([o[1] for o in outs])
-            means.append(m.mean(axis=0))
-            variances.append(v.mean(axis=0) + m.var(axis=0))
-        n_t = len(self.targets)
-        mean = np.concatenate(means) if means else np.empty((0, n_t))
-        var = np.concatenate(variances) if variances else np.empty((0, n_t))
-        return {
-            t: {"mean": mean[:, k], "std": np.sqrt(var[:, k])} for k, t in enumerate(self.targets)
-        }
+        return images, inputs
 
 
 def _d4(x: torch.Tensor):

@@ -24,6 +24,7 @@ __all__ = [
     "check_image",
     "read_image",
     "read_image_header",
+    "read_image_parts",
     "register_reader",
     "suffix_of",
 ]
@@ -37,7 +38,8 @@ class BadInput(DarklensError):
         super().__init__(reason if path is None else f"{path}: {reason}")
 
 
-Reader = Callable[[Path], tuple[np.ndarray, Mapping | None]]
+#: ``reader(path) -> (array, header or None)``, or ``(array, header, noise sigma or None)``
+Reader = Callable[[Path], tuple]
 #: suffix (lower case, with dot, may be compound like ``.fits.gz``) -> reader
 READERS: Registry[Reader] = Registry("image reader")
 #: suffixes of darklens HDF5 datasets, expanded into one Source per sample
@@ -56,7 +58,7 @@ def register_reader(*suffixes: str) -> Callable[[Reader], Reader]:
 
 
 @register_reader(".fits", ".fit", ".fits.gz", ".fit.gz")
-def _read_fits(path: Path) -> tuple[np.ndarray, Mapping]:
+def _read_fits(path: Path) -> tuple:
     from astropy.io import fits
 
     from darklens.infer.fits_simple import read_simple_fits
@@ -74,16 +76,41 @@ def _read_fits(path: Path) -> tuple[np.ndarray, Mapping]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with fits.open(path, memmap=False) as hdul:
-                for hdu in hdul:
+                for k, hdu in enumerate(hdul):
                     if hdu.is_image and hdu.data is not None and hdu.data.ndim >= 2:
                         if any("truncat" in str(w.message).lower() for w in caught):
                             raise BadInput("truncated FITS")
-                        return np.array(hdu.data, dtype=np.float32), hdu.header.copy()
+                        image = np.array(hdu.data, dtype=np.float32)
+                        header = _with_primary(hdul[0].header, hdu.header)
+                        return image, header, _noise_map(hdul, k, image.shape)
     except BadInput:
         raise
     except Exception as err:  # astropy raises many types (OSError, ValueError, TypeError...)
         raise BadInput(f"corrupt or truncated FITS ({short_reason(err)})") from None
     raise BadInput("FITS file holds no image HDU")
+
+
+def _with_primary(primary, header):
+    """The image HDU's header with the primary header's keywords it lacks (an HST SCI
+    extension keeps EXPTIME in the primary)."""
+    merged = header.copy()
+    for key, value in primary.items():
+        if key and key not in merged and key not in ("COMMENT", "HISTORY", ""):
+            merged[key] = value
+    return merged
+
+
+def _noise_map(hdul, image_index: int, shape) -> np.ndarray | None:
+    """Per-pixel sigma from a noise extension (ERR, VAR, WHT, ...) of the image's shape."""
+    from darklens.infer.cutouts import NOISE_EXTENSIONS, noise_sigma
+
+    for k, hdu in enumerate(hdul):
+        name = str(hdu.header.get("EXTNAME", "")).strip().upper()
+        if k != image_index and name in NOISE_EXTENSIONS and hdu.data is not None:
+            if hdu.data.shape != shape:
+                raise BadInput(f"{name} extension is {hdu.data.shape}, the image {shape}")
+            return noise_sigma(name, hdu.data)
+    return None
 
 
 @register_reader(".npy")
@@ -177,12 +204,19 @@ def read_image_header(path: str | os.PathLike) -> tuple[np.ndarray, Mapping | No
     BadInput
         Missing, empty, unreadable or corrupt file, or an unsupported suffix.
     """
+    # the message names the file (one-line user error); .reason stays short for tables
+    return read_image_parts(path)[:2]
+
+
+def read_image_parts(path: str | os.PathLike):
+    """Like :func:`read_image_header`, plus the per-pixel noise sigma of a FITS noise
+    extension (None when there is none): ``(image, header, noise)``."""
     path = Path(path)
     try:
-        return _read(path)
+        out = _read(path)
     except BadInput as err:
-        # the message names the file (one-line user error); .reason stays short for tables
         raise BadInput(err.reason, path) from None
+    return out if len(out) == 3 else (*out, None)
 
 
 def _read(path: Path) -> tuple[np.ndarray, Mapping | None]:

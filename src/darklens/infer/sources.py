@@ -20,7 +20,7 @@ from darklens.infer.readers import (
     DATASET_SUFFIXES,
     BadInput,
     check_image,
-    read_image_header,
+    read_image_parts,
     short_reason,
     suffix_of,
 )
@@ -45,6 +45,8 @@ class Source:
         The FITS header of the image HDU (known inputs by keyword), else None.
     values : dict of str to float
         Per-sample variables stored with the image (HDF5 datasets): true targets and inputs.
+    noise : numpy.ndarray or None
+        Per-pixel sigma from a FITS noise extension (ERR, VAR, WHT, ...), image units.
     error : str or None
         Why the image cannot be used.
     """
@@ -53,6 +55,7 @@ class Source:
     image: np.ndarray | None = None
     header: Mapping | None = None
     values: dict[str, float] = field(default_factory=dict)
+    noise: np.ndarray | None = None
     error: str | None = None
 
 
@@ -181,7 +184,7 @@ def iter_inputs(paths: Iterable[str | os.PathLike], bands: int | None = None) ->
             yield from _iter_dataset(path, bands)
             continue
         try:
-            image, header = read_image_header(path)
-            yield Source(str(path), check_image(image, bands), header=header)
+            image, header, noise = read_image_parts(path)
+            yield Source(str(path), check_image(image, bands), header=header, noise=noise)
         except BadInput as err:
             yield Source(str(path), error=err.reason)

@@ -98,10 +98,13 @@ def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMe
     from darklens.data.catalog import dataset_attrs
     from darklens.data.schema import PIXEL_SCALE_ATTR
 
-    attrs = dataset_attrs((cfg.data.files or cfg.data.val_files)[0])
+    path = (cfg.data.files or cfg.data.val_files)[0]
+    attrs = dataset_attrs(path)
+    scale = attrs.get(PIXEL_SCALE_ATTR)
     return ModelMeta(
-        pixel_scale=attrs.get(PIXEL_SCALE_ATTR),
-        image_units=attrs.get("image_units", "counts/s"),
+        pixel_scale=None if scale is None else float(np.ravel(scale)[0]),
+        image_units=str(attrs.get("image_units", "counts/s")),
+        exposure_range=_exposure_range(path, attrs),
         model_spec=model.model_spec(),
         targets=list(cfg.data.targets),
         inputs=list(cfg.data.inputs),
@@ -115,6 +118,26 @@ def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMe
         config=resolved_yaml(cfg),
         versions=versions(),
     )
+
+
+def _exposure_range(path, attrs: dict) -> list[float] | None:
+    """Smallest and largest total exposure (s) of a dataset's images; None when they carry
+    no noise or no exposure (not a darklens simulation)."""
+    import yaml
+
+    from darklens.data.catalog import describe, read_columns
+
+    try:
+        config = yaml.safe_load(str(attrs.get("config", ""))) or {}
+    except yaml.YAMLError:
+        return None
+    noise = config.get("noise", True) if isinstance(config, dict) else True
+    if noise in (False, "none") or "exposure_time" not in describe([path]).variables:
+        return None
+    count = ((config.get("instrument") or {}) if isinstance(config, dict) else {}).get(
+        "num_exposures", 1)
+    total = read_columns([path], ["exposure_time"])[:, 0] * float(count or 1)
+    return [float(total.min()), float(total.max())]
 
 
 def fit_export_ood(run: RunDir, val_ds, train_targets, names: list[str]) -> None:
