@@ -115,3 +115,15 @@ def test_infer_resamples_only_when_asked(tmp_path):
     both = predict_paths(Predictor([model]), [folder], tmp_path / "q.csv", resample=True,
                          progress=False)
     assert (both.n_ok, both.n_bad) == (2, 0)
+
+
+@pytest.mark.parametrize(("noise", "expected"), [(True, [1000.0, 1000.0]), ("none", None)])
+def test_exports_record_the_training_exposures_of_noisy_data_only(tmp_path, noise, expected):
+    from darklens.data.catalog import dataset_attrs
+    from darklens.simulate import run
+    from darklens.train.checkpoints import _exposure_range
+    from tests.conftest import tiny
+
+    path = run(tiny(n=3, noise=noise, instrument={"exposure_time": 500.0, "num_exposures": 2}),
+               out=tmp_path / "d.h5", progress=False)
+    assert _exposure_range(path, dataset_attrs(path)) == expected

@@ -269,6 +269,9 @@ def plot_population(posterior, path, name: str = "", truth: dict | None = None) 
     fig, ax = _figure()
     ax.contourf(mean, scatter, weights, levels=[levels[0], levels[1], weights.max() * 1.01],
                 colors=["#9ecae1", "#3182bd"])
+    shown = weights > weights.max() * 1e-4  # zoom on the posterior, not the whole grid
+    ax.set(xlim=(mean[shown].min(), mean[shown].max()), ylim=(0, scatter[shown].max()))
+    ax.locator_params(axis="x", nbins=5)
     if truth:
         ax.plot(truth["mean"], truth["scatter"], "r*", ms=12, label="true values of these lenses")
         ax.legend(fontsize=8)

@@ -20,10 +20,12 @@ __all__ = ["NOISE_MODELS", "NoiseModel", "add_noise"]
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """``apply(image counts/s, scene, rng) -> stored image`` and the stored ``units``."""
+    """``apply(image counts/s, scene, rng) -> stored image``, the stored ``units``, and whether
+    it adds noise (``noisy``: a model's exposure then sets its images' noise level)."""
 
     apply: Callable
     units: str
+    noisy: bool = True
 
 
 #: ``noise`` -> :class:`NoiseModel`
@@ -59,7 +61,7 @@ def add_noise(image: np.ndarray, exposure_time: float, background_rms: float,
 NOISE_MODELS.register("poisson_gaussian", NoiseModel(
     lambda image, scene, rng: add_noise(image, scene.exposure_time, scene.background_rms, rng),
     "counts/s"))
-NOISE_MODELS.register("none", NoiseModel(lambda image, scene, rng: image, "counts/s"))
+NOISE_MODELS.register("none", NoiseModel(lambda image, scene, rng: image, "counts/s", False))
 
 
 def deeplense_model1_noise(image: np.ndarray, exposure_time: float, background_rms: float,
@@ -100,4 +102,4 @@ NOISE_MODELS.register("deeplense_model1", NoiseModel(
     "counts"))
 # DeepLense Models II/III compute the noise but store image_model + image_model (lens.py:311-313)
 NOISE_MODELS.register("deeplense_noiseless_x2",
-                      NoiseModel(lambda image, scene, rng: 2.0 * image, "counts/s"))
+                      NoiseModel(lambda image, scene, rng: 2.0 * image, "counts/s", False))

@@ -131,8 +131,12 @@ def _exposure_range(path, attrs: dict) -> list[float] | None:
         config = yaml.safe_load(str(attrs.get("config", ""))) or {}
     except yaml.YAMLError:
         return None
+    from darklens.simulate.noise import NOISE_MODELS
+
     noise = config.get("noise", True) if isinstance(config, dict) else True
-    if noise in (False, "none") or "exposure_time" not in describe([path]).variables:
+    name = {True: "poisson_gaussian", False: "none"}.get(noise, noise)
+    if (name in NOISE_MODELS.names() and not NOISE_MODELS.get(name).noisy) or (
+            "exposure_time" not in describe([path]).variables):
         return None
     count = ((config.get("instrument") or {}) if isinstance(config, dict) else {}).get(
         "num_exposures", 1)
