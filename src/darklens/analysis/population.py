@@ -111,10 +111,11 @@ def population_posterior(means, stds, prior: tuple[float, float],
 
     Notes
     -----
-    The integral has a closed form: with c and v the mean and variance of the product of
-    N(theta; m_i, s_i^2) and N(theta; mu, tau^2),
+    The integral has a closed form: with N(theta; x_i, sigma_i^2) the lens's likelihood
+    recovered from its predicted moments, and c and v the mean and variance of its product with
+    N(theta; mu, tau^2),
 
-        L_i = N(m_i; mu, s_i^2 + tau^2) [Phi((hi - c) / sqrt v) - Phi((lo - c) / sqrt v)] / Z,
+        L_i = N(x_i; mu, sigma_i^2 + tau^2) [Phi((hi - c) / sqrt v) - Phi((lo - c) / sqrt v)] / Z,
 
     Z = Phi((hi - mu) / tau) - Phi((lo - mu) / tau) normalising the population on [lo, hi]
     (a lens's own normalisation on [lo, hi] does not depend on mu, tau).
