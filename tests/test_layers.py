@@ -14,7 +14,8 @@ from tests.conftest import tiny
 
 CORE = ["darklens.simulate.runner", "darklens.data.store", "darklens.data.merge",
         "darklens.data.catalog", "darklens.data.fits_export", "darklens.data.info",
-        "darklens.analysis.report", "darklens.analysis.compare", "darklens.artifact",
+        "darklens.analysis.report", "darklens.analysis.compare",
+        "darklens.analysis.population", "darklens.artifact",
         "darklens.train.config", "darklens.cli"]
 
 
@@ -64,9 +65,13 @@ def test_core_verbs_run_without_torch_and_ml_verbs_name_the_extra(tmp_path):
         assert main(["export", d + "/a.h5", "--fits", d + "/fits", "-q"]) == 0
         labels = pd.read_csv(d + "/fits.labels.csv")
         labels["log10_halo_mass_mean"] = labels["log10_halo_mass_true"] + 0.01
-        labels[["source", "log10_halo_mass_mean"]].to_csv(d + "/pred.csv", index=False)
+        labels["log10_halo_mass_std"] = 0.05
+        labels[["source", "log10_halo_mass_mean", "log10_halo_mass_std"]].to_csv(
+            d + "/pred.csv", index=False)
         assert main(["analyze", d + "/pred.csv", "--truth", d + "/fits.labels.csv",
                      "--out", d + "/report"]) == 0
+        assert main(["population", d + "/pred.csv", "--target", "log10_halo_mass",
+                     "--prior", "11.0", "11.4", "--out", d + "/pop"]) == 0
         assert main(["train", d + "/sim.yaml"]) == 2
         print("torch" in sys.modules)
     """)
@@ -78,3 +83,4 @@ def test_core_verbs_run_without_torch_and_ml_verbs_name_the_extra(tmp_path):
     assert "darklens train needs torch, which is not installed; pip install 'darklens[train]'" \
         in out.stderr
     assert (tmp_path / "report" / "report.html").is_file()
+    assert (tmp_path / "pop" / "population.png").is_file()
