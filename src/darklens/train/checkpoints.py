@@ -102,7 +102,7 @@ def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMe
     attrs = dataset_attrs(path)
     scale = attrs.get(PIXEL_SCALE_ATTR)
     return ModelMeta(
-        pixel_scale=None if scale is None else float(np.ravel(scale)[0]),
+        pixel_scale=None if scale is None else float(scale),  # dataset_attrs gives a scalar
         image_units=str(attrs.get("image_units", "counts/s")),
         exposure_range=_exposure_range(path, attrs),
         model_spec=model.model_spec(),
