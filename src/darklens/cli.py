@@ -25,7 +25,7 @@ VERBS = {
     "compare": ("darklens.analysis.cli", "compare training runs in one table and plot"),
     "tune": ("darklens.train.cli", "search hyper-parameters with optuna (search: block)"),
     "study": ("darklens.train.cli", "train a list of model variants and compare them"),
-    "demo": ("darklens.demo", "the whole path on a small embedded example (~2 min on a CPU)"),
+    "demo": ("darklens.demo", "the whole path on a small embedded example (~3 min on a CPU)"),
     "merge": ("darklens.data.cli", "combine shard files into one dataset (no copying)"),
     "export": ("darklens.data.cli", "write a dataset as FITS files plus a labels CSV"),
     "info": ("darklens.data.cli", "describe a dataset: size, parameters, config, versions"),

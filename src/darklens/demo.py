@@ -19,7 +19,7 @@ __all__ = ["COMMANDS", "demo"]
 SIM = {
     "instrument": "hst-wfc3-f160w",
     # 4 x 4 rays (PSF at that resolution) is within chi2 ~15 of 16 x 16 for smooth lenses,
-    # and keeps the demo under 2 minutes; substructure needs the default 8
+    # and keeps the demo at ~3 minutes on 2 cores; substructure needs the default 8
     "supersampling": 4,
     "substructure": {"kind": "none"},
     "params": {"z_lens": 0.5, "z_source": 2.0, "log10_halo_mass": {"uniform": [10.7, 11.9]}},
