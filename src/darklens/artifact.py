@@ -94,6 +94,10 @@ class ModelMeta:
         Of the training images (arcsec, ``counts/s`` or ``counts``), for real cutouts.
     exposure_range : list of float or None
         Smallest and largest total exposure of the training images, s (None: noiseless).
+    band_names : list of str or None
+        The bands of a multi-band training set, in channel order (None: one band, or unknown).
+    lens_light_subtracted : bool
+        Whether the training images had the lens galaxy's light taken out.
     epoch, val_metrics, config, versions
         Provenance: the exported epoch, its validation metrics row, the resolved training
         config (YAML text) and package versions.
@@ -112,6 +116,8 @@ class ModelMeta:
     pixel_scale: float | None = None
     image_units: str = "counts/s"
     exposure_range: list[float] | None = None
+    band_names: list[str] | None = None
+    lens_light_subtracted: bool = False
     epoch: int | None = None
     val_metrics: dict = field(default_factory=dict)
     config: str = ""

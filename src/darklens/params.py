@@ -12,12 +12,14 @@ in datasets and can be regressed, but cannot be given a prior.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from darklens.registry import Registry
 
-__all__ = ["PARAMETERS", "Parameter", "declare", "get", "label", "with_units"]
+__all__ = ["PARAMETERS", "Parameter", "band_name", "declare", "get", "known", "label",
+           "with_units"]
 
 PI = math.pi
 
@@ -42,6 +44,9 @@ class Parameter:
         Computed while building the scene rather than drawn from a prior.
     integer : bool
         Stored as int64 (counts).
+    per_band : bool
+        A template: each band but the reference one has its own ``<name>_<band>`` parameter
+        (a colour), with these units, bounds and default.
     """
 
     name: str
@@ -52,6 +57,7 @@ class Parameter:
     default: object = None
     derived: bool = False
     integer: bool = False
+    per_band: bool = False
 
     @property
     def label(self) -> str:
@@ -68,20 +74,41 @@ def declare(*params: Parameter) -> None:
         PARAMETERS.register(p.name, p)
 
 
+def band_name(template: str, band: str) -> str:
+    """Name of a per-band parameter: ``band_name("source_color", "euclid_y")``."""
+    return f"{template}_{band}"
+
+
+def _per_band(name: str) -> Parameter | None:
+    for p in PARAMETERS.values():
+        if p.per_band and name.startswith(p.name + "_") and len(name) > len(p.name) + 1:
+            band = name[len(p.name) + 1:]
+            return dataclasses.replace(p, name=name, long_name=f"{p.long_name}, band {band}",
+                                       per_band=False)
+    return None
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a declared parameter or a band's copy of a per-band one."""
+    return name in PARAMETERS or _per_band(name) is not None
+
+
 def get(name: str, where: str = "") -> Parameter:
     """Look a parameter up by name (an unknown name raises the one-line error)."""
+    if name not in PARAMETERS:
+        return _per_band(name) or PARAMETERS.get(name, where)
     return PARAMETERS.get(name, where)
 
 
 def label(name: str) -> str:
     """Axis or table label of a variable: ``'Einstein radius [arcsec]'`` for a declared
     parameter, the bare name for anything else (a derived column, a user's variable)."""
-    return PARAMETERS.get(name).label if name in PARAMETERS else name
+    return get(name).label if known(name) else name
 
 
 def with_units(name: str) -> str:
     """Table heading of a variable: ``'theta_E [arcsec]'``; the bare name without units."""
-    units = PARAMETERS.get(name).units if name in PARAMETERS else ""
+    units = get(name).units if known(name) else ""
     return f"{name} [{units}]" if units else name
 
 
@@ -123,6 +150,28 @@ declare(
     Parameter("lens_light_n", "", "lens galaxy Sersic index", 0.3, 8.0,
               default={"uniform": [3.0, 5.0]}),
     Parameter("exposure_time", "s", "exposure time", 1e-6, math.inf, default=None),
+    Parameter("lens_light_bulge_fraction", "", "lens galaxy bulge / total light", 0.0, 1.0,
+              default={"uniform": [0.6, 1.0]}),
+    Parameter("lens_light_disc_ratio", "", "lens galaxy disc / bulge half-light radius", 1.0,
+              20.0, default={"uniform": [1.5, 4.0]}),
+    Parameter("lens_light_disc_q", "", "lens galaxy disc axis ratio", 0.1, 1.0,
+              default={"uniform": [0.4, 1.0]}),
+    Parameter("source_stamp_index", "", "index of the source's galaxy stamp", 0, math.inf,
+              derived=True, integer=True),
+    Parameter("source_size_factor", "", "size factor applied to the galaxy stamp", 0.0,
+              math.inf, derived=True),
+    Parameter("source_shapelet_beta", "arcsec", "shapelet scale of the source", 0.0, math.inf,
+              derived=True),
+    Parameter("psf_fwhm", "arcsec", "PSF FWHM (reference band; others scale with it)", 0.0,
+              10.0, default=None),
+)
+
+# --- colours: one per band after the reference band (multi-band configs) --------------------
+declare(
+    Parameter("source_color", "mag", "source colour (band minus reference band)", -5.0, 5.0,
+              default={"uniform": [-0.5, 0.5]}, per_band=True),
+    Parameter("lens_light_color", "mag", "lens galaxy colour (band minus reference band)", -5.0,
+              5.0, default={"uniform": [0.0, 1.0]}, per_band=True),
 )
 
 # --- substructure: CDM subhalos ------------------------------------------------------------

@@ -36,7 +36,7 @@ def _reference_image(cfg, lens_models, kwargs_lens, scene):
         data, PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=5),
         lens_model_class=LensModel(lens_models),
         source_model_class=LightModel(["SERSIC_ELLIPSE"]),
-        lens_light_model_class=LightModel(["SERSIC_ELLIPSE"] if cfg.lens_light else []),
+        lens_light_model_class=LightModel(cfg.lens_light_kind.profiles(cfg.lens_light_options)),
         kwargs_numerics={"supersampling_factor": cfg.supersampling,
                          "supersampling_convolution": cfg.supersampling_convolution},
     )

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from darklens.atomic import atomic_path
-from darklens.data.schema import IMAGE, IMAGE_DIMS, SAMPLE, SHARD_ATTR_PREFIX, X, Y
+from darklens.data.schema import BAND, IMAGE, IMAGE_DIMS, SAMPLE, SHARD_ATTR_PREFIX, X, Y
 from darklens.errors import DarklensError
 
 __all__ = ["merge", "missing_shards"]
@@ -45,9 +45,11 @@ def _read_shard(path: Path) -> dict:
     except OSError:
         raise DarklensError(f"{path}: not an HDF5 file (expected a darklens dataset)") from None
     with h:
-        if IMAGE not in h or SAMPLE not in h or h[IMAGE].ndim != 3:
-            raise DarklensError(f"{path}: not a darklens dataset (no image(sample, y, x))")
-        names = [k for k in h if k not in (IMAGE, *IMAGE_DIMS)]
+        if IMAGE not in h or SAMPLE not in h or h[IMAGE].ndim not in (3, 4):
+            raise DarklensError(
+                f"{path}: not a darklens dataset (no image(sample, [band,] y, x))")
+        dims = IMAGE_DIMS if h[IMAGE].ndim == 3 else (SAMPLE, BAND, Y, X)
+        names = [k for k in h if k not in (IMAGE, *dims)]
         return {
             "path": path,
             "sample": h[SAMPLE][()],
@@ -56,7 +58,8 @@ def _read_shard(path: Path) -> dict:
             "vars": {
                 k: (h[k].dtype, h5py.check_string_dtype(h[k].dtype) is not None) for k in names
             },
-            "coords": {d: h[d][()] for d in (Y, X)},
+            "dims": dims,
+            "coords": {d: h[d][()] for d in dims[1:]},
             "attrs": {k: _plain(v) for k, v in h.attrs.items() if k not in _INTERNAL_ATTRS},
         }
 
@@ -80,7 +83,7 @@ def _check_shards(shards: list[dict]) -> int:
         for key in sorted(keys):
             if sh["attrs"].get(key) != ref["attrs"].get(key):
                 raise DarklensError(f"{where} attribute {key!r}")
-        for dim in (Y, X):
+        for dim in ref["dims"][1:]:
             if not np.array_equal(sh["coords"][dim], ref["coords"][dim]):
                 raise DarklensError(f"{where} coordinate {dim!r} (pixel scale?)")
     expected = 0
@@ -139,16 +142,19 @@ def merge(out: Path, inputs: list[Path]) -> None:
     shards = [_read_shard(Path(p)) for p in inputs]
     n = _check_shards(shards)
     ref = shards[0]
-    ny, nx = ref["shape"]
+    shape, dims = tuple(ref["shape"]), ref["dims"]
     ordered = sorted(shards, key=lambda s: int(s["sample"][0]))
     attrs = {k: v for k, v in ref["attrs"].items() if not _per_file(k)}
     attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with atomic_path(out) as tmp:
         with h5netcdf.File(tmp, "w") as f, h5py.File(ref["path"], "r") as h0:
-            f.dimensions = {SAMPLE: n, Y: ny, X: nx}
-            for dim in IMAGE_DIMS:
+            f.dimensions = {SAMPLE: n, **dict(zip(dims[1:], shape, strict=True))}
+            for dim in dims:
                 data = np.arange(n, dtype=np.int64) if dim == SAMPLE else h0[dim][()]
-                var = f.create_variable(dim, (dim,), data=data)
+                kind = {}
+                if h5py.check_string_dtype(h0[dim].dtype) is not None:  # band names
+                    data, kind = h0[dim].asstr()[()].astype(object), {"dtype": h5py.string_dtype()}
+                var = f.create_variable(dim, (dim,), data=data, **kind)
                 var.attrs.update(_user_attrs(h0[dim]))
             for name, (dtype, is_str) in ref["vars"].items():
                 var = f.create_variable(name, (SAMPLE,), dtype=dtype)
@@ -161,18 +167,18 @@ def merge(out: Path, inputs: list[Path]) -> None:
             f.attrs.update(attrs)
         # h5netcdf cannot create virtual datasets: add the image with h5py, then do the
         # netCDF-4 bookkeeping h5netcdf would have done (dimension scales + dim ids).
-        layout = h5py.VirtualLayout(shape=(n, ny, nx), dtype=np.float32)
+        layout = h5py.VirtualLayout(shape=(n, *shape), dtype=np.float32)
         for sh in ordered:
             lo, size = int(sh["sample"][0]), len(sh["sample"])
             src = h5py.VirtualSource(
-                _source_name(sh["path"], out), IMAGE, shape=(size, ny, nx), dtype=np.float32
+                _source_name(sh["path"], out), IMAGE, shape=(size, *shape), dtype=np.float32
             )
             layout[lo : lo + size] = src
         with h5py.File(tmp, "r+") as h:
             image = h.create_virtual_dataset(IMAGE, layout, fillvalue=np.nan)
-            for axis, dim in enumerate(IMAGE_DIMS):
+            for axis, dim in enumerate(dims):
                 image.dims[axis].attach_scale(h[dim])
-            dimids = [int(h[dim].attrs["_Netcdf4Dimid"]) for dim in IMAGE_DIMS]
+            dimids = [int(h[dim].attrs["_Netcdf4Dimid"]) for dim in dims]
             image.attrs["_Netcdf4Coordinates"] = np.array(dimids, dtype=np.int32)
             image.attrs["_Netcdf4Dimid"] = np.int32(dimids[0])
             for key, value in ref["image_attrs"].items():

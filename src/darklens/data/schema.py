@@ -1,7 +1,8 @@
 """Names and metadata of the on-disk dataset layout (DESIGN.md section 3).
 
 A darklens dataset is an HDF5 file that ``xarray.open_dataset(path, engine="h5netcdf")`` opens
-with named dimensions: ``image(sample, y, x)`` float32 plus one 1-D ``(sample)`` variable per
+with named dimensions: ``image(sample, y, x)`` (multi-band: ``image(sample, band, y, x)``)
+float32 plus one 1-D ``(sample)`` variable per
 :class:`VariableSpec`, each carrying ``units`` and ``long_name`` attributes.
 """
 
@@ -18,6 +19,11 @@ from darklens.errors import DarklensError
 IMAGE = "image"
 SAMPLE, Y, X = "sample", "y", "x"
 IMAGE_DIMS = (SAMPLE, Y, X)
+#: Multi-band datasets store ``image(sample, band, y, x)`` with a ``band`` name coordinate.
+BAND = "band"
+
+#: Global attribute naming the bands, comma-separated (a ``band`` coordinate is written).
+BAND_NAMES_ATTR = "band_names"
 
 #: Global attribute that, when present, turns the ``y``/``x`` coordinates into arcsec offsets.
 PIXEL_SCALE_ATTR = "pixel_scale_arcsec"
@@ -58,7 +64,7 @@ class VariableSpec:
             raise DarklensError(
                 f"variable {self.name!r}: dtype {self.dtype!r} is not one of {', '.join(DTYPES)}"
             )
-        if self.name in (IMAGE, *IMAGE_DIMS):
+        if self.name in (IMAGE, BAND, *IMAGE_DIMS):
             raise DarklensError(f"variable {self.name!r}: name is reserved for the image layout")
 
     def storage_dtype(self) -> np.dtype:

@@ -24,10 +24,13 @@ import zlib
 from pathlib import Path
 
 import h5netcdf
+import h5py
 import numpy as np
 
 from darklens.atomic import atomic_path
 from darklens.data.schema import (
+    BAND,
+    BAND_NAMES_ATTR,
     CHUNK_IMAGES,
     IMAGE,
     IMAGE_DIMS,
@@ -92,7 +95,7 @@ def write_block(
         ``int64`` global sample indices of the block, consecutive. Every block but the last
         must hold a multiple of ``CHUNK_IMAGES`` samples (blocks map onto whole chunks).
     images : numpy.ndarray
-        Images, shape ``(b, ny, nx)``; stored as float32.
+        Images, shape ``(b, ny, nx)`` or ``(b, bands, ny, nx)``; stored as float32.
     params : dict of str to numpy.ndarray
         Per-sample values, each 1-D of length ``b`` (numeric or str).
     """
@@ -100,9 +103,9 @@ def write_block(
     sample = np.asarray(sample, dtype=np.int64)
     images = np.asarray(images, dtype=np.float32)
     b = len(sample)
-    if b == 0 or sample.ndim != 1 or images.ndim != 3 or len(images) != b:
+    if b == 0 or sample.ndim != 1 or images.ndim not in (3, 4) or len(images) != b:
         raise DarklensError(
-            f"{path}: expected sample (b,) and images (b, ny, nx) with b > 0, got "
+            f"{path}: expected sample (b,) and images (b, [bands,] ny, nx) with b > 0, got "
             f"{sample.shape} and {images.shape}"
         )
     arrays = {"sample": sample, "shape": np.array(images.shape[1:], dtype=np.int64)}
@@ -235,18 +238,24 @@ def assemble(
     n = sum(sizes)
     with np.load(_block_path(out, 0), allow_pickle=False) as z:
         start = int(z["sample"][0])
-        ny, nx = (int(v) for v in z["shape"])
+        shape = tuple(int(v) for v in z["shape"])  # ([bands,] ny, nx)
+    ny, nx = shape[-2:]
+    dims = IMAGE_DIMS if len(shape) == 2 else (SAMPLE, BAND, Y, X)
     with atomic_path(out) as tmp, h5netcdf.File(tmp, "w") as f:
         # an unlimited sample dimension lets a dataset smaller than one chunk keep full chunks
-        f.dimensions = {SAMPLE: None, Y: ny, X: nx}
+        f.dimensions = {SAMPLE: None, **dict(zip(dims[1:], shape, strict=True))}
         f.resize_dimension(SAMPLE, n)
         s = f.create_variable(SAMPLE, (SAMPLE,), data=np.arange(start, start + n, dtype=np.int64))
         s.attrs.update({"units": "1", "long_name": "global sample index"})
         for dim, size in ((Y, ny), (X, nx)):
             values, meta = _pixel_coords(size, attrs)
             f.create_variable(dim, (dim,), data=values).attrs.update(meta)
+        if BAND_NAMES_ATTR in attrs:
+            names = np.array(str(attrs[BAND_NAMES_ATTR]).split(","), dtype=object)
+            band = f.create_variable(BAND, (BAND,), dtype=h5py.string_dtype(), data=names)
+            band.attrs.update({"units": "1", "long_name": "band"})
         image = f.create_variable(
-            IMAGE, IMAGE_DIMS, dtype="float32", chunks=(CHUNK_IMAGES, ny, nx),
+            IMAGE, dims, dtype="float32", chunks=(CHUNK_IMAGES, *shape),
             compression="gzip", compression_opts=COMPRESSION_LEVEL, shuffle=True,
         )
         image.attrs["long_name"] = "simulated lensed image"
@@ -261,14 +270,15 @@ def assemble(
         for b, size in enumerate(sizes):
             path = _block_path(out, b)
             with np.load(path, allow_pickle=False) as z:
-                if tuple(z["shape"]) != (ny, nx):
+                if tuple(z["shape"]) != shape:
                     raise DarklensError(
-                        f"{path}: image shape {tuple(z['shape'])} differs from {(ny, nx)}"
+                        f"{path}: image shape {tuple(z['shape'])} differs from {shape}"
                     )
                 blob, ends = z["chunks"].tobytes(), np.cumsum(z["chunk_sizes"])
                 for k, end in enumerate(ends):
                     begin = ends[k - 1] if k else 0
-                    dataset.write_direct_chunk((lo + k * CHUNK_IMAGES, 0, 0), blob[begin:end])
+                    dataset.write_direct_chunk((lo + k * CHUNK_IMAGES, *(0,) * len(shape)),
+                                               blob[begin:end])
                 for spec in variables:
                     columns[spec.name].append(spec.cast(z[_PARAM_PREFIX + spec.name], str(path)))
             lo += size

@@ -63,7 +63,7 @@ class SimulatedStream(IterableDataset):
         #: global batches per epoch
         self.steps = int(images_per_epoch) // self.batch_size
         self.image_norm, self.target_norm = image_norm, target_norm
-        self.image_shape = (1, cfg.inst.num_pix, cfg.inst.num_pix)
+        self.image_shape = (len(cfg.band_list), cfg.inst.num_pix, cfg.inst.num_pix)
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._sim = None  # (cfg, renderer), built in the process that renders
 
@@ -101,7 +101,7 @@ class SimulatedStream(IterableDataset):
         cfg, renderer = self._simulator()
         for index in self.indices(int(self._epoch), worker, workers):
             images, params = render_samples(cfg, renderer, [index])
-            image = self.image_norm.apply(images[:, None])[0]
+            image = self.image_norm.apply(_with_bands(images))[0]
             target = self.target_norm.encode(np.array([params[t][0] for t in self.targets]))
             yield {
                 "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
@@ -109,6 +109,11 @@ class SimulatedStream(IterableDataset):
                 "target": torch.from_numpy(np.asarray(target, dtype=np.float32)),
                 "index": int(index),
             }
+
+
+def _with_bands(images: np.ndarray) -> np.ndarray:
+    """(n, bands, H, W): single-band renders come without the band axis."""
+    return images if images.ndim == 4 else images[:, None]
 
 
 def fit_stream_norms(config_yaml: str, targets, inputs, image_norm: ImageNorm,
@@ -139,4 +144,4 @@ def fit_stream_norms(config_yaml: str, targets, inputs, image_norm: ImageNorm,
     target_norm = TargetNorm.fit(rows[:, : len(targets)], list(targets))
     input_norm = TargetNorm.fit(rows[:, len(targets):], list(inputs)) if inputs else None
     images, _ = render_samples(cfg, Renderer(cfg), range(n_images))
-    return image_norm.fit(images[:, None]), target_norm, input_norm
+    return image_norm.fit(_with_bands(images)), target_norm, input_norm

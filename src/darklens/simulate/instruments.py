@@ -38,6 +38,10 @@ class Instrument:
         Gaussian PSF full width at half maximum, arcsec (0 = no PSF).
     psf_truncation : float
         The Gaussian PSF kernel is cut at this many standard deviations.
+    psf : dict
+        The PSF kind and its options (:mod:`darklens.simulate.psf`): ``{kind: gaussian}`` (of
+        ``psf_fwhm``), ``{kind: pixel, file: psf.fits, pixel_scale: 0.01}`` (an empirical
+        kernel with its own sampling) or ``{kind: lenstronomy}`` (lenstronomy's own kernel).
     magnitude_zero_point : float
         Magnitude giving one count per second.
     exposure_time : number or prior
@@ -58,6 +62,7 @@ class Instrument:
     num_pix: int = bounded(64, ge=8, le=4096)
     psf_fwhm: float = bounded(0.1, ge=0)
     psf_truncation: float = bounded(5.0, gt=0)
+    psf: dict = dataclasses.field(default_factory=lambda: {"kind": "gaussian"})
     magnitude_zero_point: float = 25.0
     exposure_time: object = 1000.0
     num_exposures: int = bounded(1, ge=1)

@@ -22,7 +22,7 @@ from darklens import params as P
 from darklens.atomic import write_text_atomic
 from darklens.config import parse_yaml
 from darklens.data import store
-from darklens.data.schema import CHUNK_IMAGES, VariableSpec
+from darklens.data.schema import BAND_NAMES_ATTR, CHUNK_IMAGES, VariableSpec
 from darklens.errors import DarklensError
 from darklens.simulate.config import SimConfig, load_sim_config, resolved_yaml
 from darklens.simulate.noise import NOISE_MODELS
@@ -146,7 +146,8 @@ def _attrs(cfg: SimConfig, config_yaml: str, shard: tuple[int, int] | None) -> d
     import lenstronomy
 
     return {
-        "title": f"darklens simulated lenses ({cfg.kind} substructure, {cfg.inst.name})",
+        "title": f"darklens simulated lenses ({cfg.kind} substructure, "
+                 f"{', '.join(b.inst.name for b in cfg.band_list)})",
         "config": config_yaml,
         "darklens_version": __version__,
         "lenstronomy_version": lenstronomy.__version__,
@@ -154,6 +155,7 @@ def _attrs(cfg: SimConfig, config_yaml: str, shard: tuple[int, int] | None) -> d
         "instrument": cfg.inst.name,
         "substructure_kind": cfg.kind,
         "pixel_scale_arcsec": cfg.inst.pixel_scale,
+        **({BAND_NAMES_ATTR: ",".join(cfg.band_keys)} if len(cfg.band_list) > 1 else {}),
         "image_units": NOISE_MODELS.get(cfg.noise).units,
         "n_total": cfg.n,
         "shard_index": (shard or (0, 1))[0],

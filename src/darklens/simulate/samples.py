@@ -45,8 +45,8 @@ def render_image(config, params: dict | None = None, *, index: int = 0, seed: in
 
     Returns
     -------
-    image : ndarray of float32, shape (num_pix, num_pix)
-        Counts/s per pixel.
+    image : ndarray of float32, shape ([bands,] num_pix, num_pix)
+        Counts/s per pixel (the band axis only for multi-band configs).
     values : dict
         Every parameter of the image, sampled and derived.
     """
@@ -67,8 +67,8 @@ def render_samples(cfg: SimConfig, renderer: Renderer, indices, seed: int | None
 
     Returns
     -------
-    images : ndarray of float32, shape (len(indices), num_pix, num_pix)
-        Counts/s per pixel, as stored.
+    images : ndarray of float32, shape (len(indices), [bands,] num_pix, num_pix)
+        Counts/s per pixel, as stored (the band axis only for multi-band configs).
     params : dict of str to ndarray
         Every stored per-image parameter (``cfg.stored_names()``), plus ``seed`` and
         ``substructure``, one value per image.
@@ -76,7 +76,8 @@ def render_samples(cfg: SimConfig, renderer: Renderer, indices, seed: int | None
     seed = cfg.seed if seed is None else seed
     indices = np.asarray(indices, dtype=np.int64)
     names = cfg.stored_names()
-    images = np.empty((len(indices), cfg.inst.num_pix, cfg.inst.num_pix), np.float32)
+    bands = () if len(cfg.band_list) == 1 else (len(cfg.band_list),)
+    images = np.empty((len(indices), *bands, cfg.inst.num_pix, cfg.inst.num_pix), np.float32)
     columns = {name: [] for name in names}
     for j, i in enumerate(indices):
         rng_params, rng_sub, rng_noise = streams(seed, int(i))

@@ -9,16 +9,41 @@ draws, and the result does not depend on which worker or shard renders the image
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from lenstronomy.Util import param_util
 
+from darklens import params as P
+from darklens.simulate.bands import band_scale
 from darklens.simulate.config import SimConfig
 from darklens.simulate.cosmology import mass_to_theta_E, sigma_crit_angle
 from darklens.simulate.substructure import COMPENSATIONS, SUBSTRUCTURE, Context, Deflector
 
-__all__ = ["Scene", "build_scene", "sample_values", "streams"]
+__all__ = ["BandScene", "Scene", "build_scene", "sample_values", "streams"]
+
+
+@dataclass
+class BandScene:
+    """What differs between the bands of one image.
+
+    Attributes
+    ----------
+    kwargs_source, kwargs_lens_light : list of dict
+        lenstronomy kwargs of the source and lens light kinds' profiles, in counts/s.
+    exposure_time : float
+        Total exposure time, s.
+    background_rms : float
+        Gaussian background rms per pixel, counts/s.
+    psf_fwhm : float
+        Gaussian PSF FWHM of this image, arcsec (the instrument's unless drawn per image).
+    """
+
+    kwargs_source: list
+    kwargs_lens_light: list
+    exposure_time: float
+    background_rms: float
+    psf_fwhm: float
 
 
 @dataclass
@@ -31,26 +56,43 @@ class Scene:
         Every stored parameter (sampled and derived), by name.
     kwargs_lens : list of dict
         lenstronomy kwargs for ``["SIE", "SHEAR"]``.
-    kwargs_source, kwargs_lens_light : list of dict
-        lenstronomy kwargs for ``["SERSIC_ELLIPSE"]`` (lens light empty when disabled).
+    bands : list of BandScene
+        Light, exposure and PSF per band (one for a single-band config).
     deflector : callable or None
         Extra reduced deflection ``(x, y) -> (ax, ay)`` (arcsec) of the substructure.
     compensation : callable or None
         Deflection of the negative mass sheet that compensates it (``substructure.compensate``).
-    exposure_time : float
-        Total exposure time, s.
-    background_rms : float
-        Gaussian background rms per pixel, counts/s.
+    planes : list of Plane
+        Deflectors off the lens plane (line-of-sight halos); rays are then traced through
+        every plane (:mod:`darklens.simulate.multiplane`).
+    context : Context
+        Redshifts and cosmology of the scene.
     """
 
     values: dict
     kwargs_lens: list
-    kwargs_source: list
-    kwargs_lens_light: list
+    bands: list[BandScene]
     deflector: Deflector | None
-    exposure_time: float
-    background_rms: float
+    context: Context
     compensation: Deflector | None = None
+    planes: list = field(default_factory=list)
+
+    # the reference band, by the names a single-band scene always had
+    @property
+    def kwargs_source(self) -> list:
+        return self.bands[0].kwargs_source
+
+    @property
+    def kwargs_lens_light(self) -> list:
+        return self.bands[0].kwargs_lens_light
+
+    @property
+    def exposure_time(self) -> float:
+        return self.bands[0].exposure_time
+
+    @property
+    def background_rms(self) -> float:
+        return self.bands[0].background_rms
 
 
 def streams(seed: int, index: int) -> tuple[np.random.Generator, ...]:
@@ -63,12 +105,32 @@ def sample_values(cfg: SimConfig, rng: np.random.Generator) -> dict:
     return {name: cfg.priors[name].sample(rng) for name in cfg.sampled_names()}
 
 
-def _sersic_amp(mag: float, zero_point: float, kw: dict) -> float:
-    """Sersic amplitude giving total flux 10^(-0.4 (mag - zero_point)) counts/s."""
-    from lenstronomy.LightModel.light_model import LightModel
+def _scaled(kwargs: list, flux: float) -> list:
+    """Unit-flux kwargs times ``flux`` (counts/s)."""
+    return [dict(kw, amp=kw["amp"] * flux) for kw in kwargs]
 
-    unit_flux = LightModel(["SERSIC_ELLIPSE"]).total_flux([dict(kw, amp=1.0)], norm=True)[0]
-    return 10.0 ** (-0.4 * (mag - zero_point)) / unit_flux
+
+def _flux(v: dict, prefix: str, band, reference: bool) -> float:
+    """Counts/s of the light ``prefix`` (source, lens_light) in ``band``."""
+    mag = v[f"{prefix}_mag"] + (0.0 if reference else v[P.band_name(f"{prefix}_color", band.key)])
+    return 10.0 ** (-0.4 * (mag - band.inst.magnitude_zero_point))
+
+
+def _band_scenes(cfg: SimConfig, v: dict, source: list, lens_light: list) -> list[BandScene]:
+    """Per band: fluxes from magnitudes, colours and zero points; exposure and PSF width."""
+    out = []
+    for i, band in enumerate(cfg.band_list):
+        inst = band.inst
+        t_exp = band_scale(v["exposure_time"], cfg.band_list, i, "exposure_time")
+        fwhm = band_scale(v.get("psf_fwhm", cfg.inst.psf_fwhm), cfg.band_list, i, "psf_fwhm")
+        out.append(BandScene(
+            kwargs_source=_scaled(source, _flux(v, "source", band, i == 0)),
+            kwargs_lens_light=(_scaled(lens_light, _flux(v, "lens_light", band, i == 0))
+                               if lens_light else []),
+            exposure_time=t_exp * inst.num_exposures, background_rms=inst.background_noise(t_exp),
+            psf_fwhm=fwhm,
+        ))
+    return out
 
 
 def build_scene(cfg: SimConfig, values: dict, rng_sub: np.random.Generator) -> Scene:
@@ -81,7 +143,9 @@ def build_scene(cfg: SimConfig, values: dict, rng_sub: np.random.Generator) -> S
     values : dict
         Sampled parameters by name (as from :func:`sample_values`; may be written by hand).
     rng_sub : numpy.random.Generator
-        Stream for the substructure realisation (positions, masses, orientations).
+        Stream for the substructure realisation (positions, masses, orientations). The light
+        kinds' random choices (a stamp, a flip, the scatter of a tied lens galaxy) come from a
+        stream spawned from it, so they never move the substructure's draws.
     """
     v = dict(values)
     inst, cos = cfg.inst, cfg.cosmology
@@ -97,31 +161,23 @@ def build_scene(cfg: SimConfig, values: dict, rng_sub: np.random.Generator) -> S
          "center_y": v["halo_y"]},
         {"gamma1": g1, "gamma2": g2, "ra_0": 0.0, "dec_0": 0.0},
     ]
-    se1, se2 = param_util.phi_q2_ellipticity(v["source_angle"], v["source_q"])
-    source = {"R_sersic": v["source_r_eff"], "n_sersic": v["source_n"], "e1": se1, "e2": se2,
-              "center_x": v["source_x"], "center_y": v["source_y"]}
-    source["amp"] = _sersic_amp(v["source_mag"], inst.magnitude_zero_point, source)
-    lens_light = []
-    if cfg.lens_light:
-        # the lens galaxy's light follows the halo's shape and centre
-        light = {"R_sersic": v["lens_light_r_eff"], "n_sersic": v["lens_light_n"], "e1": e1,
-                 "e2": e2, "center_x": v["halo_x"], "center_y": v["halo_y"]}
-        light["amp"] = _sersic_amp(v["lens_light_mag"], inst.magnitude_zero_point, light)
-        lens_light = [light]
-
     ctx = Context(
         z_lens=z_l, z_source=z_s, H0=cos.H0, Om0=cos.Om0,
         sigma_crit=sigma_crit_angle(z_l, z_s, cos.H0, cos.Om0), halo_mass=mass,
         theta_E=theta_E, center=(v["halo_x"], v["halo_y"]), field_of_view=inst.field_of_view,
     )
+    rng_light = rng_sub.spawn(1)[0]
+    source, derived = cfg.source_kind.unit_kwargs(rng_light, v, ctx, cfg.source_options)
+    v.update(derived)
+    lens_light, derived = cfg.lens_light_kind.unit_kwargs(rng_light, v, ctx,
+                                                          cfg.lens_light_options)
+    v.update(derived)
     real = SUBSTRUCTURE[cfg.kind].realise(rng_sub, v, ctx, cfg.sub_options)
     v.update(real.derived)
-    t_exp = v["exposure_time"]
     return Scene(
-        values=v, kwargs_lens=kwargs_lens, kwargs_source=[source], kwargs_lens_light=lens_light,
-        deflector=real.deflector, exposure_time=t_exp * inst.num_exposures,
-        background_rms=inst.background_noise(t_exp),
-        compensation=COMPENSATIONS[cfg.compensate](real, ctx),
+        values=v, kwargs_lens=kwargs_lens, bands=_band_scenes(cfg, v, source, lens_light),
+        deflector=real.deflector, context=ctx,
+        compensation=COMPENSATIONS[cfg.compensate](real, ctx), planes=real.planes,
     )
 
 

@@ -96,12 +96,15 @@ def versions() -> dict:
 def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMeta:
     """The export metadata of ``model`` after the epoch of ``row``."""
     from darklens.data.catalog import dataset_attrs
-    from darklens.data.schema import PIXEL_SCALE_ATTR
+    from darklens.data.schema import BAND_NAMES_ATTR, PIXEL_SCALE_ATTR
 
     path = (cfg.data.files or cfg.data.val_files)[0]
     attrs = dataset_attrs(path)
     scale = attrs.get(PIXEL_SCALE_ATTR)
+    bands = attrs.get(BAND_NAMES_ATTR)
     return ModelMeta(
+        band_names=str(bands).split(",") if bands else None,
+        lens_light_subtracted=_lens_light_subtracted(attrs),
         pixel_scale=None if scale is None else float(scale),  # dataset_attrs gives a scalar
         image_units=str(attrs.get("image_units", "counts/s")),
         exposure_range=_exposure_range(path, attrs),
@@ -120,26 +123,35 @@ def model_meta(cfg: TrainConfig, model, info, norms: dict, row: dict) -> ModelMe
     )
 
 
-def _exposure_range(path, attrs: dict) -> list[float] | None:
-    """Smallest and largest total exposure (s) of a dataset's images; None when they carry
-    no noise or no exposure (not a darklens simulation)."""
+def _simulation_config(attrs: dict) -> dict:
+    """The resolved simulation config a dataset records ({} if none or unreadable)."""
     import yaml
-
-    from darklens.data.catalog import describe, read_columns
 
     try:
         config = yaml.safe_load(str(attrs.get("config", ""))) or {}
     except yaml.YAMLError:
-        return None
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _lens_light_subtracted(attrs: dict) -> bool:
+    light = _simulation_config(attrs).get("lens_light")
+    return bool(isinstance(light, dict) and light.get("subtract"))
+
+
+def _exposure_range(path, attrs: dict) -> list[float] | None:
+    """Smallest and largest total exposure (s) of a dataset's images; None when they carry
+    no noise or no exposure (not a darklens simulation)."""
+    from darklens.data.catalog import describe, read_columns
     from darklens.simulate.noise import NOISE_MODELS
 
-    noise = config.get("noise", True) if isinstance(config, dict) else True
+    config = _simulation_config(attrs)
+    noise = config.get("noise", True)
     name = {True: "poisson_gaussian", False: "none"}.get(noise, noise)
     if (name in NOISE_MODELS.names() and not NOISE_MODELS.get(name).noisy) or (
             "exposure_time" not in describe([path]).variables):
         return None
-    count = ((config.get("instrument") or {}) if isinstance(config, dict) else {}).get(
-        "num_exposures", 1)
+    count = (config.get("instrument") or {}).get("num_exposures", 1)
     total = read_columns([path], ["exposure_time"])[:, 0] * float(count or 1)
     return [float(total.min()), float(total.max())]
 

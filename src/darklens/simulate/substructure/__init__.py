@@ -20,9 +20,10 @@ from darklens.simulate.substructure.base import (
     Context,
     Deflector,
     Kind,
+    Plane,
     Realisation,
 )
 from darklens.simulate.substructure.cdm import power_law_masses, uniform_annulus
 
-__all__ = ["COMPENSATIONS", "SUBSTRUCTURE", "Context", "Deflector", "Kind", "Realisation",
+__all__ = ["COMPENSATIONS", "SUBSTRUCTURE", "Context", "Deflector", "Kind", "Plane", "Realisation",
            "power_law_masses", "uniform_annulus"]

@@ -12,7 +12,7 @@ import numpy as np
 
 from darklens.registry import Registry
 
-__all__ = ["COMPENSATIONS", "SUBSTRUCTURE", "Context", "Deflector", "Kind", "Realisation"]
+__all__ = ["COMPENSATIONS", "SUBSTRUCTURE", "Context", "Deflector", "Kind", "Plane", "Realisation"]
 
 Deflector = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -55,6 +55,23 @@ class Context:
     field_of_view: float
 
 
+@dataclass(frozen=True)
+class Plane:
+    """Deflectors at one redshift off the lens plane (line-of-sight halos).
+
+    Attributes
+    ----------
+    z : float
+        Plane redshift (below the source's).
+    deflector : callable
+        ``(x, y) -> (ax, ay)``: reduced deflection (arcsec) w.r.t. the image's source redshift
+        at angular positions (arcsec) on this plane (lenstronomy's multi-plane convention).
+    """
+
+    z: float
+    deflector: Deflector
+
+
 @dataclass
 class Realisation:
     """One image's substructure.
@@ -69,12 +86,16 @@ class Realisation:
         Total substructure mass, M_sun.
     region : (x, y, radius) or None
         The disc (arcsec) the mass is spread over, where a compensating sheet removes it.
+    planes : list of Plane
+        Deflectors at other redshifts; with any, images are ray traced through all planes
+        (:mod:`darklens.simulate.multiplane`).
     """
 
     derived: dict = field(default_factory=dict)
     deflector: Deflector | None = None
     mass: float = 0.0
     region: tuple[float, float, float] | None = None
+    planes: list[Plane] = field(default_factory=list)
 
 
 class Kind:
