@@ -200,3 +200,25 @@ declare(
     Parameter("n_strings", "", "number of axion strings", 0, math.inf, derived=True,
               integer=True),
 )
+
+# --- substructure: pyHalo populations (subhalos and line-of-sight halos) ---------------------
+# sampled: pyHalo's mass-function amplitudes and dark-matter model parameters (only those the
+# chosen model uses); derived: summaries of each image's realised population
+declare(
+    Parameter("sigma_sub", "kpc^-2", "subhalo mass function amplitude at 10^8 M_sun (pyHalo)",
+              0.0, 10.0, default={"uniform": [0.0, 0.1]}),
+    Parameter("los_normalization", "", "line-of-sight halo mass function / Sheth-Tormen", 0.0,
+              10.0, default=1.0),
+    Parameter("log10_m_hm", "log10(M_sun)", "log10 WDM half-mode mass", 0.0, 20.0,
+              default={"uniform": [6.0, 9.0]}),
+    Parameter("log10_m_uldm", "log10(eV)", "log10 ultra-light dark matter particle mass", -26.0,
+              -15.0, default={"uniform": [-22.0, -20.0]}),
+    Parameter("n_los_halos", "", "number of line-of-sight halos", 0, math.inf, derived=True,
+              integer=True),
+    Parameter("log10_m_sub_ring", "log10(M_sun)", "log10 subhalo mass near the Einstein ring",
+              0.0, 20.0, derived=True),
+    Parameter("kappa_sub_ring", "", "mean subhalo convergence near the Einstein ring", 0.0,
+              math.inf, derived=True),
+    Parameter("log10_m_los", "log10(M_sun)", "log10 total line-of-sight halo mass", 0.0, 20.0,
+              derived=True),
+)

@@ -13,7 +13,7 @@ this package imported below); nothing else changes. ``substructure.compensate`` 
 (``none``) or removed again by a negative convergence sheet over its region (``sheet``).
 """
 
-from darklens.simulate.substructure import cdm, strings, vortex  # noqa: F401 - register
+from darklens.simulate.substructure import cdm, pyhalo, strings, vortex  # noqa: F401 - register
 from darklens.simulate.substructure.base import (
     COMPENSATIONS,
     SUBSTRUCTURE,
