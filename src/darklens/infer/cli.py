@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from darklens.command import Command
@@ -22,6 +23,13 @@ def _infer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resample", action="store_true",
                    help="resample FITS cutouts of another pixel scale (WCS/PIXSCALE) onto the "
                    "model's, flux conserved (reproject); without it they are refused")
+    p.add_argument("--band-suffixes", metavar="SUFFIXES",
+                   help="one file per band: comma-separated name endings before the extension, "
+                   "in the model's band order (e.g. _g,_r,_i: X_g.fits, X_r.fits, X_i.fits are "
+                   "one image X)")
+    p.add_argument("--subtract-lens-light", action="store_true",
+                   help="fit an elliptical Sersic to the lens galaxy of every image (each band) "
+                   "and subtract it before predicting")
     p.add_argument("--strict", action="store_true", help="stop at the first bad input")
     p.add_argument("--inputs-csv", help="CSV with a source column and the known scalar inputs")
     p.add_argument("--batch-size", type=int, default=64)
@@ -29,7 +37,9 @@ def _infer_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _infer(args: argparse.Namespace) -> int:
-    from darklens.artifact import RunDir
+    from darklens.artifact import RunDir, read_meta
+    from darklens.infer.band_groups import check_band_suffixes, parse_band_suffixes
+    from darklens.infer.lens_light import lens_light_warnings
     from darklens.infer.paths import predict_paths
     from darklens.infer.predict import Predictor
 
@@ -44,9 +54,18 @@ def _infer(args: argparse.Namespace) -> int:
     if n == len(paths):
         raise DarklensError("no inputs: give image files or folders after the model")
     predictor = Predictor(paths[:n], tta=args.tta, batch_size=args.batch_size)
+    metas = {str(p): read_meta(p) for p in paths[:n]}
+    suffixes = parse_band_suffixes(args.band_suffixes) if args.band_suffixes else None
+    if suffixes:  # here the message can name the model's bands
+        check_band_suffixes(suffixes, predictor.bands,
+                            getattr(metas[str(paths[0])], "band_names", None))
+    for line in lens_light_warnings(metas, args.subtract_lens_light):
+        print(f"darklens: warning: {line}", file=sys.stderr)
     summary = predict_paths(predictor, paths[n:], Path(args.out), resize=args.resize,
                             crop=args.crop, resample=args.resample, strict=args.strict,
-                            progress=not args.quiet, inputs_csv=args.inputs_csv)
+                            progress=not args.quiet, inputs_csv=args.inputs_csv,
+                            band_suffixes=suffixes,
+                            subtract_lens_light=args.subtract_lens_light)
     print(f"predicted {summary.n_ok} images -> {args.out}"
           + (f"; {summary.n_bad} bad inputs listed in {summary.paths['errors']}"
              if summary.n_bad else ""))

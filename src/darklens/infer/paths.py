@@ -14,7 +14,7 @@ import pandas as pd
 
 from darklens import columns as C
 from darklens.errors import DarklensError
-from darklens.infer.cutouts import adapt, noise_flags
+from darklens.infer.band_groups import adapt_source, check_band_suffixes
 from darklens.infer.predict import Predictor, intervals
 from darklens.infer.readers import BadInput
 from darklens.infer.sources import Source, iter_inputs
@@ -144,8 +144,11 @@ def _usable(predictor: Predictor, sources, options: dict, errors: list, strict: 
         try:
             if src.error is not None:
                 raise BadInput(src.error, src.name)
-            image, noise = adapt(src.image, src.header, src.noise, trained_on,
-                                 options["resample"])
+            image, noise, noise_reasons = adapt_source(src, trained_on, options["resample"])
+            if options["subtract_lens_light"]:  # in the model's units and scale, before resizing
+                from darklens.infer.lens_light import subtract_lens_light
+
+                image = subtract_lens_light(image, trained_on.pixel_scale or 1.0, noise)
             image = predictor.prepare(image, resize=options["resize"], crop=options["crop"])
             known = _known_inputs(src, predictor.inputs, options["csv_rows"],
                                   options["header_keys"])
@@ -154,7 +157,7 @@ def _usable(predictor: Predictor, sources, options: dict, errors: list, strict: 
                 raise BadInput(err.reason, src.name) from None
             errors.append({"path": src.name, "reason": err.reason})
             continue
-        yield src, image, known, noise_flags(src.header, noise, trained_on)
+        yield src, image, known, noise_reasons
 
 
 def predict_paths(
@@ -168,6 +171,8 @@ def predict_paths(
     progress: bool = True,
     inputs_csv: str | os.PathLike | None = None,
     header_keys: dict[str, str] | None = None,
+    band_suffixes: Sequence[str] | None = None,
+    subtract_lens_light: bool = False,
 ) -> Summary:
     """Predict every image under ``inputs`` and write one table row per image.
 
@@ -194,6 +199,11 @@ def predict_paths(
         Known inputs per image: a ``source`` column (file path or name) and one per input.
     header_keys : dict, optional
         Input name -> FITS header keyword (default: the name upper-cased).
+    band_suffixes : list of str, optional
+        One file per band (``X_g.fits``, ``X_r.fits`` -> ``X``; :mod:`.band_groups`).
+    subtract_lens_light : bool
+        Subtract each image's fitted lens light (:mod:`.lens_light`); adds a column
+        ``lens_light_subtracted``.
 
     Returns
     -------
@@ -202,8 +212,11 @@ def predict_paths(
     from tqdm.auto import tqdm
 
     out = check_output(out)
+    if band_suffixes:
+        check_band_suffixes(list(band_suffixes), predictor.bands)
     options = {
         "resize": resize, "crop": crop, "resample": resample,
+        "subtract_lens_light": bool(subtract_lens_light),
         "header_keys": dict(header_keys or {}),
         "csv_rows": _read_inputs_csv(inputs_csv, predictor.inputs) if inputs_csv else None,
     }
@@ -211,7 +224,7 @@ def predict_paths(
     errors: list[dict] = []
     batch: list = []
     bar = tqdm(desc="infer", unit="image", disable=not progress)
-    sources = iter_inputs(inputs, predictor.bands)
+    sources = iter_inputs(inputs, predictor.bands, list(band_suffixes or []) or None)
     for item in _usable(predictor, _counted(sources, bar), options, errors, strict):
         batch.append(item)
         if len(batch) >= predictor.batch_size:
@@ -220,17 +233,26 @@ def predict_paths(
     if batch:
         rows += _rows(predictor, batch)
     bar.close()
-
-    table = pd.DataFrame(rows)
-    # T_true after the prediction columns, only for targets some input carries
-    labelled = [C.true_column(t) for t in predictor.targets]
-    columns = C.prediction_columns(predictor.targets, predictor.full_covariance)
-    table = table.reindex(columns=columns + [c for c in labelled if c in table.columns])
+    table = _table(predictor, rows, subtract_lens_light)
     table_path = write_table(table, out)
     err_path = errors_path(out)
     write_table(pd.DataFrame(errors, columns=["path", "reason"]), err_path)
     n_ood = int(table[C.OOD].astype(bool).sum()) if predictor.ood is not None else None
     return Summary(len(rows), len(errors), {"table": table_path, "errors": err_path}, n_ood)
+
+
+def _table(predictor: Predictor, rows: list[dict], subtract_lens_light: bool) -> pd.DataFrame:
+    """The predictions table: the prediction columns, then ``T_true`` for the targets some
+    input carries, then ``lens_light_subtracted`` when the lens light was taken out."""
+    table = pd.DataFrame(rows)
+    labelled = [C.true_column(t) for t in predictor.targets]
+    columns = C.prediction_columns(predictor.targets, predictor.full_covariance)
+    table = table.reindex(columns=columns + [c for c in labelled if c in table.columns])
+    if subtract_lens_light:  # the predictions are of images without their lens light
+        from darklens.infer.lens_light import COLUMN
+
+        table[COLUMN] = True
+    return table
 
 
 def _counted(sources, bar):

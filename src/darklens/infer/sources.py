@@ -49,6 +49,10 @@ class Source:
         Per-pixel sigma from a FITS noise extension (ERR, VAR, WHT, ...), image units.
     error : str or None
         Why the image cannot be used.
+    parts : list of Source or None
+        One file per band (``--band-suffixes``, :mod:`darklens.infer.band_groups`): the bands
+        in channel order, each with its own header and noise; ``image`` is then None and
+        ``header`` the first band's (known inputs by keyword).
     """
 
     name: str
@@ -57,6 +61,7 @@ class Source:
     values: dict[str, float] = field(default_factory=dict)
     noise: np.ndarray | None = None
     error: str | None = None
+    parts: list[Source] | None = None
 
 
 def _walk(folder: Path, seen_dirs: set) -> Iterator[tuple[Path, str | None]]:
@@ -158,7 +163,8 @@ def _iter_dataset(path: Path, bands: int | None) -> Iterator[Source]:
                     yield Source(name, values=values, error=err.reason)
 
 
-def iter_inputs(paths: Iterable[str | os.PathLike], bands: int | None = None) -> Iterator[Source]:
+def iter_inputs(paths: Iterable[str | os.PathLike], bands: int | None = None,
+                band_suffixes: list[str] | None = None) -> Iterator[Source]:
     """Yield every image found under ``paths``, one :class:`Source` each.
 
     Parameters
@@ -170,13 +176,25 @@ def iter_inputs(paths: Iterable[str | os.PathLike], bands: int | None = None) ->
         path given or found yields a Source: an image, or the reason it is not one.
     bands : int, optional
         The model's bands, for :func:`check_image`.
+    band_suffixes : list of str, optional
+        One file per band: files ``X<suffix>.<ext>`` of a folder become one Source ``X``
+        (:func:`darklens.infer.band_groups.group_entries`).
 
     Yields
     ------
     Source
         With ``image`` set, or with ``error`` giving the reason the file/sample is unusable.
     """
-    for path, reason in _expand(paths):
+    entries = _expand(paths)
+    if band_suffixes:
+        from darklens.infer.band_groups import group_entries
+
+        entries = group_entries(entries, band_suffixes)
+    for entry in entries:
+        if isinstance(entry, Source):  # a band group
+            yield entry
+            continue
+        path, reason = entry
         if reason is not None:
             yield Source(str(path), error=reason)
             continue

@@ -124,6 +124,11 @@ class SimConfig:
             raise DarklensError(
                 f"{at('params.' + name)}: {why}; expected one of {', '.join(active)}"
             )
+        fixed_psf = [b.key for b in self.band_list
+                     if b.inst.psf.get("kind", "gaussian") != "gaussian"]
+        if "psf_fwhm" in self.params and fixed_psf:
+            raise DarklensError(f"{at('params.psf_fwhm')}: a PSF width prior needs Gaussian PSFs, "
+                                f"but band {fixed_psf[0]!r} has a kernel PSF of fixed shape")
         defaults = {"exposure_time": inst.exposure_time, "psf_fwhm": inst.psf_fwhm}
         for name in active:
             spec = self.params.get(name, defaults.get(name, P.get(name).default))

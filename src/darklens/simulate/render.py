@@ -108,7 +108,11 @@ class Renderer:
             inst = self.cfg.band_list[b].inst
             self.models[b].update_psf(self._psf(inst, fwhm))
             self._fwhm[b] = fwhm
-        return self.models[b]
+        model = self.models[b]
+        # INTERPOL keeps the first stamp it interpolated; each scene may carry another one
+        model.SourceModel.delete_interpol_caches()
+        model.LensLightModel.delete_interpol_caches()
+        return model
 
     def model_images(self, scene: Scene, lens_light: bool = True) -> np.ndarray:
         """Noise-free images, shape (bands, num_pix, num_pix), counts/s per pixel (float64).
