@@ -6,11 +6,14 @@
    shear and every halo plane: darklens (one vectorised call per profile type and plane,
    :func:`darklens.simulate.multiplane.ray_shoot`) against lenstronomy's
    ``LensModel(..., multi_plane=True).ray_shooting`` on the same rays and kwargs: the time
-   ratio, the largest difference of the source-plane positions and of a Sersic source's image.
+   ratio, the largest difference of the source-plane positions and of a Sersic source's image;
+   first with glibc's default allocator (plain lenstronomy as a user runs it), then with both
+   under the allocator setting of darklens' dataset workers (``keep_freed_memory``).
 3. Whole images against paltas 0.2.0 (its DG19 subhalos and line of sight, from its
    paper_2203_00690 config, with a Sersic source and a Gaussian PSF because its COSMOS and PSF
    files are not in the pip package), in a separate virtual environment (paltas needs
-   lenstronomy <= 1.12 and numpy <= 1.24): seconds per image of each, same grid and rays.
+   lenstronomy <= 1.12 and numpy <= 1.24): seconds per image of each, same grid and rays
+   (darklens as its dataset workers run it).
 
     python benchmarks/pyhalo_speed.py             # ~3 minutes on 2 cores (+ venv)
     python benchmarks/pyhalo_speed.py --no-paltas --sigma-sub 0.05
@@ -37,6 +40,7 @@ from darklens.simulate.cosmology import sigma_crit_angle, theta_E_to_mass
 from darklens.simulate.multiplane import ray_shoot
 from darklens.simulate.profiles.from_kwargs import plane_deflector
 from darklens.simulate.render import Renderer
+from darklens.simulate.runner import keep_freed_memory
 from darklens.simulate.samples import as_config
 from darklens.simulate.scene import build_scene, sample_values, streams
 from darklens.simulate.substructure import Context
@@ -51,6 +55,7 @@ KW_SOURCE = [{"amp": 10.0, "R_sersic": 0.2, "n_sersic": 1.5, "e1": 0.1, "e2": 0.
               "center_x": 0.05, "center_y": -0.03}]
 PALTAS = ["paltas==0.2.0", "lenstronomy<=1.12", "numpy<=1.24", "astropy==6.0.1",
           "drizzle<2"]  # paltas 0.2.0 imports drizzle.drizzle, gone in drizzle 2
+PALTAS_VENV = Path.home() / ".cache" / "darklens" / "paltas-0.2.0-venv"
 
 
 def rays():
@@ -75,16 +80,22 @@ def ray_shooting_rows(sigma_sub: float) -> None:
     drawn = draw(np.random.default_rng(1), {"sigma_sub": sigma_sub, "los_normalization": 1.0},
                  ctx, opts)
     t_draw = time.perf_counter() - t
-    names, redshifts, kwargs, _ = drawn.lensing
+    names, redshifts, _, _ = drawn.lensing
     d = drawn.derived
     print(f"pyHalo CDM, sigma_sub {sigma_sub} kpc^-2, LOS 1.0, 10^7-10^10 M_sun, 8\" cone: "
           f"{d['n_subhalos']} subhalos + {d['n_los_halos']} LOS halos, {len(names)} profiles "
           f"on {len(set(np.round(redshifts, 6)))} planes; pyHalo draw + lensing_quantities "
           f"{t_draw:.2f} s (shared by both)")
-    x, y = rays()
-    main = LensModel(["SIE", "SHEAR"])
+    # plain lenstronomy as a user runs it, then both with the allocator setting every darklens
+    # dataset worker makes (large temporaries stay in the heap): it speeds up both
+    _time_ray_shooting(drawn, ctx, opts, "glibc's default allocator")
+    keep_freed_memory()
+    _time_ray_shooting(drawn, ctx, opts, "both with darklens' keep_freed_memory()")
 
-    t = time.perf_counter()
+
+def darklens_shoot(drawn, ctx, opts, x, y):
+    """Source-plane positions through the SIE + shear and every halo plane, by darklens."""
+    main = LensModel(["SIE", "SHEAR"])
     groups = lens_groups(drawn, ctx, opts)
     lens = plane_deflector(*groups.pop(Z_L))
 
@@ -94,23 +105,37 @@ def ray_shooting_rows(sigma_sub: float) -> None:
         return ax + bx, ay + by
 
     planes = [(Z_L, lens_plane)] + [(z, plane_deflector(*g)) for z, g in groups.items()]
-    dx, dy = ray_shoot(x, y, planes, Z_S, H0, OM0)
-    t_dl = time.perf_counter() - t
+    return ray_shoot(x, y, planes, Z_S, H0, OM0)
 
-    t = time.perf_counter()
+
+def lenstronomy_shoot(drawn, x, y):
+    """The same by lenstronomy's multi-plane LensModel on pyHalo's own kwargs."""
+    names, redshifts, kwargs, _ = drawn.lensing
     full = LensModel(["SIE", "SHEAR", *names], z_source=Z_S,
                      lens_redshift_list=[Z_L, Z_L, *redshifts], multi_plane=True,
                      z_source_convention=Z_S, cosmo=FlatLambdaCDM(H0=H0, Om0=OM0))
-    lx, ly = full.ray_shooting(x, y, KW_MAIN + list(kwargs))
+    return full.ray_shooting(x, y, KW_MAIN + list(kwargs))
+
+
+def _time_ray_shooting(drawn, ctx, opts, label: str) -> None:
+    x, y = rays()
+    darklens_shoot(drawn, ctx, opts, x[:64], y[:64])  # warm-up: compiled kernels, imports
+    lenstronomy_shoot(drawn, x[:64], y[:64])
+    t = time.perf_counter()
+    dx, dy = darklens_shoot(drawn, ctx, opts, x, y)
+    t_dl = time.perf_counter() - t
+    t = time.perf_counter()
+    lx, ly = lenstronomy_shoot(drawn, x, y)
     t_lt = time.perf_counter() - t
 
     source = LightModel(["SERSIC_ELLIPSE"])
     img_dl = binned(source.surface_brightness(dx, dy, KW_SOURCE))
     img_lt = binned(source.surface_brightness(lx, ly, KW_SOURCE))
-    print(f"ray shooting {x.size} rays ({NUM_PIX}x{NUM_PIX} at {SUPER}x{SUPER}): darklens "
-          f"{t_dl:.2f} s, lenstronomy multi-plane {t_lt:.2f} s -> {t_lt / t_dl:.1f}x; "
-          f"max |delta beta| {np.hypot(dx - lx, dy - ly).max():.2e} arcsec; Sersic image max "
-          f"|delta| / max {np.abs(img_dl - img_lt).max() / img_lt.max():.2e}")
+    print(f"ray shooting {x.size} rays ({NUM_PIX}x{NUM_PIX} at {SUPER}x{SUPER}), {label}: "
+          f"darklens {t_dl:.2f} s, lenstronomy multi-plane {t_lt:.2f} s -> "
+          f"{t_lt / t_dl:.1f}x; max |delta beta| {np.hypot(dx - lx, dy - ly).max():.2e} "
+          f"arcsec; Sersic image max |delta| / max "
+          f"{np.abs(img_dl - img_lt).max() / img_lt.max():.2e}")
 
 
 PALTAS_CONFIG = """
@@ -260,7 +285,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=3, help="images per simulator in the paltas row")
     ap.add_argument("--no-paltas", action="store_true")
     ap.add_argument("--paltas-venv", type=Path,
-                    default=Path.home() / ".cache" / "darklens" / "paltas-0.2.0-venv")
+                    default=PALTAS_VENV)
     args = ap.parse_args()
     ray_shooting_rows(args.sigma_sub)
     if not args.no_paltas:

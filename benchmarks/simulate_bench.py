@@ -5,8 +5,9 @@ substructure as one vectorised deflector) against a naive reference loop on the 
 (plain lenstronomy, ImageModel rebuilt per image, one lens profile per subhalo, each vortex or
 string as 100 POINT_MASS profiles; both with the preset's numerics and noise model, and without
 the compensating mass sheet, which plain lenstronomy has no profile for). Then TNFW subhalos
-(table vs analytic vs lenstronomy, with the table's accuracy), and the speed-up of 2 worker
-processes over 1.
+(table vs analytic vs lenstronomy, with the table's accuracy), the speed-up of 2 worker
+processes over 1, and a pyHalo CDM + line-of-sight population rendered by darklens against
+lenstronomy multi-plane and paltas 0.2.0 (``benchmarks/pyhalo_speed.py``).
 
     python benchmarks/simulate_bench.py            # ~15 minutes on 2 cores
     python benchmarks/simulate_bench.py --quick    # fewer images
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -69,26 +72,34 @@ def naive_lens(cfg, scene):
 
 
 def naive_render(cfg, scene, rng_noise):
-    """What a notebook does: build everything for each image, then render."""
-    inst, n = cfg.inst, cfg.inst.num_pix
-    half = (n - 1) / 2 * inst.pixel_scale
-    data = ImageData(
-        image_data=np.zeros((n, n)),
-        ra_at_xy_0=-half,
-        dec_at_xy_0=-half,
-        transform_pix2angle=np.eye(2) * inst.pixel_scale,
-    )
+    """What a notebook does: build everything for each image and band, then render."""
     models, kwargs = naive_lens(cfg, scene)
-    model = ImageModel(
-        data,
-        PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, truncation=inst.psf_truncation),
-        lens_model_class=LensModel(models),
-        source_model_class=LightModel(["SERSIC_ELLIPSE"]),
-        kwargs_numerics={"supersampling_factor": cfg.supersampling,
-                         "supersampling_convolution": cfg.supersampling_convolution},
-    )
-    image = model.image(kwargs, scene.kwargs_source)
-    return NOISE_MODELS.get(cfg.noise).apply(image, scene, rng_noise), len(models)
+    images = []
+    for band_cfg, band in zip(cfg.band_list, scene.bands, strict=True):
+        inst, n = band_cfg.inst, band_cfg.inst.num_pix
+        half = (n - 1) / 2 * inst.pixel_scale
+        data = ImageData(
+            image_data=np.zeros((n, n)),
+            ra_at_xy_0=-half,
+            dec_at_xy_0=-half,
+            transform_pix2angle=np.eye(2) * inst.pixel_scale,
+        )
+        model = ImageModel(
+            data,
+            PSF(psf_type="GAUSSIAN", fwhm=band.psf_fwhm, truncation=inst.psf_truncation),
+            lens_model_class=LensModel(models),
+            source_model_class=LightModel(cfg.source_kind.profiles(cfg.source_options)),
+            lens_light_model_class=LightModel(
+                cfg.lens_light_kind.profiles(cfg.lens_light_options)),
+            kwargs_numerics={"supersampling_factor": cfg.supersampling,
+                             "supersampling_convolution": cfg.supersampling_convolution},
+        )
+        light = bool(band.kwargs_lens_light)
+        image = model.image(kwargs, band.kwargs_source,
+                            kwargs_lens_light=band.kwargs_lens_light if light else None,
+                            lens_light_add=light)
+        images.append(NOISE_MODELS.get(cfg.noise).apply(image, band, rng_noise))
+    return images, len(models)
 
 
 def rate(fn, n, rounds=3):
@@ -194,14 +205,21 @@ def workers_speedup(n):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images per measurement")
+    parser.add_argument("--no-paltas", action="store_true",
+                        help="leave out the paltas 0.2.0 row (it installs its own venv)")
     args = parser.parse_args()
     n_ours, n_naive, n_workers = (10, 2, 160) if args.quick else (40, 5, 640)
+    n_paltas = 1 if args.quick else 3
     keep_freed_memory()  # as every dataset worker does (the naive loop gains from it too)
 
     print(f"{'preset':<34} {'profiles':>9} {'ours img/s':>10} {'naive':>10} {'ratio':>9}")
     for path in sorted(PRESETS.rglob("*.yaml")):
         name = str(path.relative_to(PRESETS).with_suffix(""))
-        compare(name, load_sim_config(path, NO_SHEET), n_ours, n_naive)
+        cfg = load_sim_config(path, NO_SHEET)
+        if cfg.kind == "pyhalo":  # hundreds of halos on many planes: the rows at the end
+            print(f"{name:<34} (pyHalo populations: see the pyHalo rows below)")
+            continue
+        compare(name, cfg, n_ours, n_naive)
 
     print("\nTNFW subhalos (hst_cdm, profile tnfw):")
     for mean in (100, 300):
@@ -224,6 +242,12 @@ def main():
     compare("  hst_axion, chain", cfg, n_ours, n_naive)
 
     workers_speedup(n_workers)
+
+    print("\npyHalo CDM + line of sight (benchmarks/pyhalo_speed.py):", flush=True)
+    # its own process: it times plain lenstronomy with glibc's default allocator first
+    pyhalo = [sys.executable, "-W", "ignore", str(Path(__file__).with_name("pyhalo_speed.py")),
+              "-n", str(n_paltas), *(["--no-paltas"] if args.no_paltas else [])]
+    subprocess.run(pyhalo, check=False)
 
 
 if __name__ == "__main__":

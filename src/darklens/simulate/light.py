@@ -21,6 +21,7 @@ import numpy as np
 from lenstronomy.Util import param_util
 
 from darklens.registry import Registry
+from darklens.simulate.kind import SampledKind
 
 __all__ = ["LENS_LIGHTS", "SOURCES", "LightKind", "sersic_unit_amp", "tied_lens_light"]
 
@@ -30,25 +31,8 @@ SOURCES: Registry[type] = Registry("source kind")
 LENS_LIGHTS: Registry[type] = Registry("lens light kind")
 
 
-class LightKind:
-    """Base of the light kinds: what they sample and derive, options and profiles."""
-
-    params: tuple[str, ...] = ()
-    derived: tuple[str, ...] = ()
-
-    @dataclass
-    class Options:
-        pass
-
-    @classmethod
-    def sampled(cls, opts) -> tuple[str, ...]:
-        """Parameters drawn from priors with these options (default: :attr:`params`)."""
-        return cls.params
-
-    @classmethod
-    def derived_names(cls, opts) -> tuple[str, ...]:
-        """Parameters derived per image and stored (default: :attr:`derived`)."""
-        return cls.derived
+class LightKind(SampledKind):
+    """Base of the light kinds: their lenstronomy profiles and unit-flux kwargs."""
 
     @staticmethod
     def profiles(opts) -> list[str]:

@@ -11,6 +11,7 @@ from functools import partial
 import numpy as np
 
 from darklens.registry import Registry
+from darklens.simulate.kind import SampledKind
 
 __all__ = ["COMPENSATIONS", "SUBSTRUCTURE", "Context", "Deflector", "Kind", "Plane", "Realisation"]
 
@@ -98,20 +99,8 @@ class Realisation:
     planes: list[Plane] = field(default_factory=list)
 
 
-class Kind:
-    """Base of the substructure kinds: what they sample and derive, and their options."""
-
-    params: tuple[str, ...] = ()
-    derived: tuple[str, ...] = ()
-
-    @dataclass
-    class Options:
-        pass
-
-    @classmethod
-    def sampled(cls, opts) -> tuple[str, ...]:
-        """Parameters drawn from priors with these options (default: :attr:`params`)."""
-        return cls.params
+class Kind(SampledKind):
+    """Base of the substructure kinds: how one image's population is realised."""
 
     @staticmethod
     def realise(rng: np.random.Generator, values: dict, ctx: Context, opts) -> Realisation:
