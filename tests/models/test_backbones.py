@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+
 import pytest
 import timm
 import torch
@@ -146,15 +148,28 @@ def test_pretrained_path_of_another_architecture_is_rejected(tmp_path):
         create_backbone("resnet18", 1, 64, pretrained_path=str(tmp_path / "junk.pth"))
 
 
-def test_pretrained_download_offline_is_one_line(monkeypatch, tmp_path):
-    import huggingface_hub.constants as hf_constants
+def test_pretrained_download_offline_is_one_line(monkeypatch):
+    import timm.models._builder as timm_builder
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
-    # Real offline code path of huggingface_hub with an empty cache (no network is touched).
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    # Every loader timm fetches pretrained weights with is replaced by one that raises what
+    # huggingface_hub / torch.hub raise offline, so no hub or URL is ever contacted.
+    asked: list[str] = []
+
+    def offline_hf(*args, **kwargs):
+        asked.append("hf")
+        raise LocalEntryNotFoundError("offline mode is enabled")
+
+    def offline_url(*args, **kwargs):
+        asked.append("url")
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(timm_builder, "load_state_dict_from_hf", offline_hf)
+    monkeypatch.setattr(timm_builder, "load_state_dict_from_url", offline_url)
+    monkeypatch.setattr(timm_builder, "download_cached_file", offline_url)
     with pytest.raises(DarklensError) as err:
         create_backbone("resnet18", 1, 64, pretrained=True)
+    assert asked == ["hf"]
     assert str(err.value) == (
         "backbone resnet18: pretrained weights could not be downloaded (offline?); download "
         "them once or set model.pretrained_path to a local file"
